@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// Development entry point: same as run.js but with oclif's development mode
+// (uncached command discovery). Run `npm run compile` first; the TS sources
+// are compiled, not loaded directly (stack.md).
+import { execute } from '@oclif/core';
+
+await execute({ development: true, dir: import.meta.url });

@@ -1,0 +1,114 @@
+import { Command, Flags } from '@oclif/core';
+import { buildServerConfig, ConfigError } from '../server/etcdserver/config.js';
+import * as limits from '../server/constants.js';
+
+/** Boolean flags that etcd scripts also write as --flag=true / --flag=false. */
+const booleanFlags = ['strict-reconfig-check', 'force-new-cluster', 'enable-v2', 'enable-pprof', 'debug', 'client-cert-auth', 'peer-client-cert-auth', 'auto-tls', 'peer-auto-tls'];
+
+export default class Server extends Command {
+  static override summary = 'Run an etcdts member (etcd server)';
+
+  static override description = `Starts a member of an etcd-compatible cluster: Raft consensus, MVCC storage, leases, watches.
+With no flags it serves clients on http://127.0.0.1:2379 with data in ./default.etcd, like etcd.
+Every flag can also be set through its ETCD_* environment variable (--data-dir <-> ETCD_DATA_DIR).`;
+
+  static override examples = [
+    '<%= config.bin %> server',
+    '<%= config.bin %> server --name infra0 --data-dir /var/lib/etcdts --listen-client-urls http://0.0.0.0:2379 --advertise-client-urls http://10.0.0.1:2379',
+    'ETCD_NAME=infra1 ETCD_DATA_DIR=/tmp/infra1 <%= config.bin %> server',
+  ];
+
+  static override flags = {
+    name: Flags.string({ description: 'Human-readable name for this member.', default: 'default', env: 'ETCD_NAME' }),
+    'data-dir': Flags.string({ description: 'Path to the data directory (default: <name>.etcd).', env: 'ETCD_DATA_DIR' }),
+    'wal-dir': Flags.string({ description: 'Path to the dedicated WAL directory.', env: 'ETCD_WAL_DIR' }),
+    'listen-client-urls': Flags.string({ description: 'List of URLs to listen on for client traffic.', default: 'http://127.0.0.1:2379', env: 'ETCD_LISTEN_CLIENT_URLS' }),
+    'advertise-client-urls': Flags.string({ description: "List of this member's client URLs to advertise to the public.", env: 'ETCD_ADVERTISE_CLIENT_URLS' }),
+    'listen-peer-urls': Flags.string({ description: 'List of URLs to listen on for peer traffic.', default: 'http://127.0.0.1:2380', env: 'ETCD_LISTEN_PEER_URLS' }),
+    'initial-advertise-peer-urls': Flags.string({ description: "List of this member's peer URLs to advertise to the rest of the cluster.", env: 'ETCD_INITIAL_ADVERTISE_PEER_URLS' }),
+    'initial-cluster': Flags.string({ description: 'Initial cluster configuration for bootstrapping (name=url,...).', env: 'ETCD_INITIAL_CLUSTER' }),
+    'initial-cluster-state': Flags.string({ description: "Initial cluster state ('new' or 'existing').", default: 'new', env: 'ETCD_INITIAL_CLUSTER_STATE' }),
+    'initial-cluster-token': Flags.string({ description: 'Initial cluster token for the etcd cluster during bootstrap.', default: 'etcd-cluster', env: 'ETCD_INITIAL_CLUSTER_TOKEN' }),
+    'snapshot-count': Flags.integer({ description: 'Number of committed transactions to trigger a snapshot to disk.', default: limits.snapshotCountDefault, env: 'ETCD_SNAPSHOT_COUNT' }),
+    'heartbeat-interval': Flags.integer({ description: 'Time (in milliseconds) of a heartbeat interval.', default: limits.heartbeatIntervalMsDefault, env: 'ETCD_HEARTBEAT_INTERVAL' }),
+    'election-timeout': Flags.integer({ description: 'Time (in milliseconds) for an election to timeout.', default: limits.electionTimeoutMsDefault, env: 'ETCD_ELECTION_TIMEOUT' }),
+    'max-txn-ops': Flags.integer({ description: 'Maximum number of operations permitted in a transaction.', default: limits.txnOpsMaxDefault, env: 'ETCD_MAX_TXN_OPS' }),
+    'max-request-bytes': Flags.integer({ description: 'Maximum client request size in bytes the server will accept.', default: limits.requestBytesMaxDefault, env: 'ETCD_MAX_REQUEST_BYTES' }),
+    'quota-backend-bytes': Flags.integer({ description: 'Raise alarms when backend size exceeds the given quota (0 defaults to low space quota).', default: 0, env: 'ETCD_QUOTA_BACKEND_BYTES' }),
+    'strict-reconfig-check': Flags.boolean({ description: 'Reject reconfiguration requests that would cause quorum loss.', default: true, allowNo: true, env: 'ETCD_STRICT_RECONFIG_CHECK' }),
+    'force-new-cluster': Flags.boolean({ description: 'Force to create a new one member cluster.', default: false, env: 'ETCD_FORCE_NEW_CLUSTER' }),
+    'auto-compaction-mode': Flags.string({ description: "Interpret 'auto-compaction-retention' one of: periodic|revision.", default: 'periodic', env: 'ETCD_AUTO_COMPACTION_MODE' }),
+    'auto-compaction-retention': Flags.string({ description: "Auto compaction retention for mvcc key value store. 0 means disable auto compaction.", default: '0', env: 'ETCD_AUTO_COMPACTION_RETENTION' }),
+    'log-level': Flags.string({ description: 'Configures log level. Only supports debug, info, warn, error, panic, or fatal.', default: 'info', env: 'ETCD_LOG_LEVEL' }),
+    logger: Flags.string({ description: "Accepted for etcd compatibility; etcdts always logs structured JSON ('zap').", default: 'zap', env: 'ETCD_LOGGER' }),
+    'log-outputs': Flags.string({ description: 'Accepted for etcd compatibility; logs go to stderr.', default: 'default', env: 'ETCD_LOG_OUTPUTS' }),
+    'enable-v2': Flags.boolean({ description: 'Accepted for etcd compatibility; the v2 API is not served.', default: false, env: 'ETCD_ENABLE_V2' }),
+    debug: Flags.boolean({ description: 'Enable debug-level logging.', default: false, env: 'ETCD_DEBUG' }),
+  };
+
+  /** Turns etcd's `--flag=true|false` forms of boolean flags into what oclif parses. */
+  static normalizeArgv(argv: string[]): string[] {
+    return argv.map((arg) => {
+      const m = /^--?([a-z0-9-]+)=(true|false)$/i.exec(arg);
+      if (m && booleanFlags.includes(m[1]!)) return m[2]!.toLowerCase() === 'true' ? `--${m[1]}` : `--no-${m[1]}`;
+      const single = /^-([a-z][a-z0-9-]+)(=.*)?$/.exec(arg);
+      // etcd (Go's flag package) also takes single-dash long flags: -name x.
+      if (single && single[1]!.length > 1) return `--${single[1]}${single[2] ?? ''}`;
+      return arg;
+    });
+  }
+
+  public async run(): Promise<void> {
+    this.argv = Server.normalizeArgv(this.argv);
+    const { flags } = await this.parse(Server);
+    let config;
+    try {
+      config = buildServerConfig({
+        name: flags.name,
+        dataDir: flags['data-dir'],
+        walDir: flags['wal-dir'],
+        listenClientUrls: flags['listen-client-urls'],
+        advertiseClientUrls: flags['advertise-client-urls'],
+        listenPeerUrls: flags['listen-peer-urls'],
+        initialAdvertisePeerUrls: flags['initial-advertise-peer-urls'],
+        initialCluster: flags['initial-cluster'],
+        initialClusterState: flags['initial-cluster-state'],
+        initialClusterToken: flags['initial-cluster-token'],
+        snapshotCount: flags['snapshot-count'],
+        heartbeatInterval: flags['heartbeat-interval'],
+        electionTimeout: flags['election-timeout'],
+        maxTxnOps: flags['max-txn-ops'],
+        maxRequestBytes: flags['max-request-bytes'],
+        quotaBackendBytes: flags['quota-backend-bytes'],
+        strictReconfigCheck: flags['strict-reconfig-check'],
+        forceNewCluster: flags['force-new-cluster'],
+        autoCompactionMode: flags['auto-compaction-mode'],
+        autoCompactionRetention: flags['auto-compaction-retention'],
+        logLevel: flags.debug ? 'debug' : flags['log-level'],
+      });
+    } catch (err) {
+      if (err instanceof ConfigError) this.error(err.message, { exit: 1 });
+      throw err;
+    }
+    const { startMember } = await import('../server/main.js');
+    let member;
+    try {
+      member = await startMember(config);
+    } catch (err) {
+      this.error(`failed to start member: ${(err as Error).message}`, { exit: 1 });
+    }
+    const shutdown = (signal: string): void => {
+      member.log.info({ signal }, 'received signal; shutting down');
+      member.stop().then(
+        () => member.log.flush(() => process.exit(0)),
+        (err: unknown) => {
+          member.log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.once('SIGINT', () => shutdown('SIGINT'));
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    await new Promise<void>(() => undefined);
+  }
+}

@@ -1,0 +1,74 @@
+import { status as Status, Metadata, type ServiceError } from '@grpc/grpc-js';
+import * as server from '../etcdserver/errors.js';
+import * as mvcc from '../mvcc/errors.js';
+import * as lease from '../lease/errors.js';
+
+/**
+ * The one table from our typed errors to etcd's wire errors: the gRPC status
+ * code and the exact message etcd 3.4 sends (etcdserver/api/v3rpc/rpctypes),
+ * which clients match on. Anything unmapped becomes UNKNOWN with its own
+ * message, as etcd's togRPCError does.
+ */
+type ErrorClass = abstract new (...args: never[]) => Error;
+
+interface WireError {
+  code: Status;
+  message: string;
+}
+
+const table = new Map<ErrorClass, WireError>();
+function wire(cls: ErrorClass, code: Status, message: string): void {
+  table.set(cls, { code, message });
+}
+
+wire(server.EmptyKeyError, Status.INVALID_ARGUMENT, 'etcdserver: key is not provided');
+wire(server.KeyNotFoundError, Status.INVALID_ARGUMENT, 'etcdserver: key not found');
+wire(server.ValueProvidedError, Status.INVALID_ARGUMENT, 'etcdserver: value is provided');
+wire(server.LeaseProvidedError, Status.INVALID_ARGUMENT, 'etcdserver: lease is provided');
+wire(server.TooManyOpsError, Status.INVALID_ARGUMENT, 'etcdserver: too many operations in txn request');
+wire(server.DuplicateKeyError, Status.INVALID_ARGUMENT, 'etcdserver: duplicate key given in txn request');
+wire(mvcc.CompactedError, Status.OUT_OF_RANGE, 'etcdserver: mvcc: required revision has been compacted');
+wire(mvcc.FutureRevisionError, Status.OUT_OF_RANGE, 'etcdserver: mvcc: required revision is a future revision');
+wire(server.NoSpaceError, Status.RESOURCE_EXHAUSTED, 'etcdserver: mvcc: database space exceeded');
+wire(server.RequestTooLargeError, Status.INVALID_ARGUMENT, 'etcdserver: request is too large');
+wire(server.TooManyRequestsError, Status.RESOURCE_EXHAUSTED, 'etcdserver: too many requests');
+wire(lease.LeaseNotFoundError, Status.NOT_FOUND, 'etcdserver: requested lease not found');
+wire(lease.LeaseExistsError, Status.FAILED_PRECONDITION, 'etcdserver: lease already exists');
+wire(lease.LeaseTtlTooLargeError, Status.OUT_OF_RANGE, 'etcdserver: too large lease TTL');
+wire(server.NoLeaderError, Status.UNAVAILABLE, 'etcdserver: no leader');
+wire(server.NotLeaderError, Status.FAILED_PRECONDITION, 'etcdserver: not leader');
+wire(server.LeaderChangedError, Status.UNAVAILABLE, 'etcdserver: leader changed');
+wire(server.NotCapableError, Status.UNAVAILABLE, 'etcdserver: not capable');
+wire(server.StoppedError, Status.UNAVAILABLE, 'etcdserver: server stopped');
+wire(server.TimeoutError, Status.UNAVAILABLE, 'etcdserver: request timed out');
+wire(server.TimeoutDueToLeaderFailError, Status.UNAVAILABLE, 'etcdserver: request timed out, possibly due to previous leader failure');
+wire(server.TimeoutDueToConnectionLostError, Status.UNAVAILABLE, 'etcdserver: request timed out, possibly due to connection lost');
+wire(server.UnhealthyError, Status.UNAVAILABLE, 'etcdserver: unhealthy cluster');
+wire(server.CorruptError, Status.DATA_LOSS, 'etcdserver: corrupt cluster');
+wire(server.NotSupportedForLearnerError, Status.UNAVAILABLE, 'etcdserver: rpc not supported for learner');
+wire(server.BadLeaderTransfereeError, Status.FAILED_PRECONDITION, 'etcdserver: bad leader transferee');
+
+/** Lets later modules (lease, auth, membership) register their errors in this same table. */
+export function registerWireError(cls: ErrorClass, code: Status, message: string): void {
+  wire(cls, code, message);
+}
+
+export function wireErrorOf(err: unknown): WireError {
+  if (err instanceof Error) {
+    // Walk up the prototype chain so subclasses map like their parents.
+    let proto: unknown = Object.getPrototypeOf(err);
+    while (proto !== null && proto !== Error.prototype) {
+      const mapped = table.get((proto as { constructor: ErrorClass }).constructor);
+      if (mapped !== undefined) return mapped;
+      proto = Object.getPrototypeOf(proto);
+    }
+    return { code: Status.UNKNOWN, message: err.message };
+  }
+  return { code: Status.UNKNOWN, message: String(err) };
+}
+
+/** The error object grpc-js sends: a numeric code and the details string. */
+export function toServiceError(err: unknown): Partial<ServiceError> {
+  const { code, message } = wireErrorOf(err);
+  return { code, details: message, message, metadata: new Metadata() };
+}

@@ -1,0 +1,71 @@
+/**
+ * Every limit of the server in one place (style.md §12): names carry their
+ * unit last. Defaults match etcd 3.4.23 (embed/config.go, etcdserver) unless a
+ * comment says why not; the flags in src/server/etcdserver/config.ts override
+ * the ones that etcd lets operators set.
+ */
+
+/** Operations allowed in one Txn (etcd --max-txn-ops). */
+export const txnOpsMaxDefault = 128;
+
+/** Largest client request accepted, in bytes (etcd --max-request-bytes, 1.5 MiB). */
+export const requestBytesMaxDefault = 1.5 * 1024 * 1024;
+
+/**
+ * gRPC lets a message exceed --max-request-bytes by this much before refusing
+ * it at the transport, as etcd does (grpcOverheadBytes), so that the server
+ * can answer an oversized request with etcd's own error message.
+ */
+export const grpcOverheadBytes = 512 * 1024 + 8;
+
+/** Largest response the server sends on one stream message (math.MaxInt32 in etcd). */
+export const responseBytesMax = 2 ** 31 - 1;
+
+/** Backend quota in bytes (etcd --quota-backend-bytes default: 2 GiB). */
+export const quotaBackendBytesDefault = 2 * 1024 * 1024 * 1024;
+
+/** The largest quota etcd recommends (8 GiB); larger quotas are accepted with a warning. */
+export const quotaBackendBytesMaxSuggested = 8 * 1024 * 1024 * 1024;
+
+/** Raft entries between snapshots (etcd --snapshot-count). */
+export const snapshotCountDefault = 100_000;
+
+/** Entries kept in the log after a snapshot so slow followers catch up without one. */
+export const snapshotCatchUpEntries = 5_000;
+
+/** Heartbeat interval and election timeout in milliseconds (etcd defaults). */
+export const heartbeatIntervalMsDefault = 100;
+export const electionTimeoutMsDefault = 1000;
+
+/** Longest a client request waits for its proposal to be applied before "request timed out". */
+export const requestTimeoutMsDefault = 7_000;
+
+/** Proposals waiting to be committed before new ones are refused ("too many requests"). */
+export const proposalsPendingMax = 50_000;
+
+/**
+ * How far the applied index may trail the committed index before new
+ * proposals are refused with "too many requests" (etcd maxGapBetweenApplyAndCommitIndex).
+ */
+export const applyCommitGapMax = 5_000;
+
+/** Keys deleted per backend transaction during compaction (etcd compaction batch limit). */
+export const compactionBatchKeysMax = 1_000;
+
+/** Backend write batch: most revisions committed in one backend transaction. */
+export const backendBatchOpsMax = 10_000;
+
+/** Largest single WAL record accepted when reading, in bytes (etcd wal/decoder.go: 10 MiB). */
+export const walRecordBytesMax = 10 * 1024 * 1024;
+
+/** Size of one preallocated WAL segment file (etcd SegmentSizeBytes: 64 MiB). */
+export const walSegmentBytes = 64 * 1024 * 1024;
+
+/** Lease TTL bounds in seconds (etcd lease/lessor.go MaxLeaseTTL). */
+export const leaseTtlSecondsMax = 9_000_000_000;
+
+/** Expired leases revoked per second at most (etcd leaseRevokeRate). */
+export const leaseRevokesPerSecondMax = 1_000;
+
+/** Nesting depth of Txn inside Txn that the server accepts (protobuf decode also stops at 100). */
+export const txnDepthMax = 64;

@@ -1,0 +1,79 @@
+import type { InternalRaftRequest } from '../../proto/gen/etcdtspb/internal.js';
+import type { CompactionResponse, DeleteRangeResponse, PutResponse, TxnResponse } from '../../proto/gen/etcdserverpb/rpc.js';
+import type { KVStore } from '../mvcc/kvstore.js';
+import { OperatingError } from '../operating-error.js';
+import { applyDeleteRange, applyPut, applyTxn, header, type LeaseLookup } from './apply-kv.js';
+import { failpoint } from '../failpoint.js';
+
+export type ApplyResponse = PutResponse | DeleteRangeResponse | TxnResponse | CompactionResponse;
+
+export interface ApplyResult {
+  response?: ApplyResponse;
+  error?: OperatingError;
+  /** Compaction only: settles when the old revisions are gone from the backend. */
+  physical?: Promise<void>;
+}
+
+/**
+ * A check that may refuse a request before it reaches the store: the quota
+ * (NOSPACE) and authentication layers slot in here, in the order etcd's
+ * applier chain runs them (quota, then auth, then the backend).
+ */
+export interface ApplyGuard {
+  check(req: InternalRaftRequest): void;
+}
+
+/**
+ * Applies committed requests to the state machine, deterministically: the
+ * same entries in the same order give the same state and the same results on
+ * every member. Operating errors become results; any other exception is a
+ * bug and propagates (the member crashes rather than diverge).
+ */
+export class Applier {
+  private readonly guards: ApplyGuard[] = [];
+  leases: LeaseLookup | undefined;
+
+  constructor(private readonly store: KVStore) {}
+
+  addGuard(guard: ApplyGuard): void {
+    this.guards.push(guard);
+  }
+
+  apply(req: InternalRaftRequest): ApplyResult {
+    failpoint('applyBeforeRequest');
+    try {
+      for (const guard of this.guards) guard.check(req);
+      return this.applyToStore(req);
+    } catch (err) {
+      if (err instanceof OperatingError) return { error: err };
+      throw err;
+    }
+  }
+
+  private applyToStore(req: InternalRaftRequest): ApplyResult {
+    if (req.put !== undefined) {
+      const txn = this.store.write();
+      try {
+        const response = applyPut(txn, req.put, this.leases, true);
+        return { response };
+      } finally {
+        txn.end();
+      }
+    }
+    if (req.deleteRange !== undefined) {
+      const txn = this.store.write();
+      try {
+        return { response: applyDeleteRange(txn, req.deleteRange) };
+      } finally {
+        txn.end();
+      }
+    }
+    if (req.txn !== undefined) return { response: applyTxn(this.store, req.txn, this.leases) };
+    if (req.compaction !== undefined) {
+      const physical = this.store.compact(req.compaction.revision);
+      const response: CompactionResponse = { header: header(this.store.currentRev) };
+      return { response, physical };
+    }
+    throw new Error(`apply: request kind not supported by this member: ${Object.keys(req).filter((k) => k !== 'header' && (req as unknown as Record<string, unknown>)[k] !== undefined).join(',')}`);
+  }
+}

@@ -1,0 +1,167 @@
+import { join } from 'node:path';
+import * as limits from '../constants.js';
+
+/**
+ * A member's configuration: etcd's flag names and meanings (etcd 3.4
+ * etcdmain/config.go and embed/config.go), parsed once at startup by
+ * `etcdts server` and validated here so a bad flag is a one-line error
+ * before anything touches the data dir.
+ */
+export interface ServerConfig {
+  name: string;
+  dataDir: string;
+  walDir: string;
+  listenClientUrls: URL[];
+  advertiseClientUrls: URL[];
+  listenPeerUrls: URL[];
+  initialAdvertisePeerUrls: URL[];
+  /** name -> peer URLs */
+  initialCluster: Map<string, string[]>;
+  initialClusterState: 'new' | 'existing';
+  initialClusterToken: string;
+  snapshotCount: number;
+  heartbeatIntervalMs: number;
+  electionTimeoutMs: number;
+  maxTxnOps: number;
+  maxRequestBytes: number;
+  quotaBackendBytes: number;
+  strictReconfigCheck: boolean;
+  forceNewCluster: boolean;
+  autoCompactionMode: 'periodic' | 'revision';
+  autoCompactionRetention: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'panic' | 'fatal';
+  /** Seed for the Raft election PRNG; tests pin it, production draws it from crypto. */
+  raftSeed?: bigint;
+}
+
+export class ConfigError extends Error {}
+
+export interface RawServerFlags {
+  name: string;
+  dataDir?: string;
+  walDir?: string;
+  listenClientUrls: string;
+  advertiseClientUrls?: string;
+  listenPeerUrls: string;
+  initialAdvertisePeerUrls?: string;
+  initialCluster?: string;
+  initialClusterState: string;
+  initialClusterToken: string;
+  snapshotCount: number;
+  heartbeatInterval: number;
+  electionTimeout: number;
+  maxTxnOps: number;
+  maxRequestBytes: number;
+  quotaBackendBytes: number;
+  strictReconfigCheck: boolean;
+  forceNewCluster: boolean;
+  autoCompactionMode: string;
+  autoCompactionRetention: string;
+  logLevel: string;
+}
+
+export function parseUrlList(flag: string, value: string): URL[] {
+  const urls: URL[] = [];
+  for (const part of value.split(',')) {
+    const text = part.trim();
+    if (text === '') continue;
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw new ConfigError(`--${flag}: invalid URL "${text}"`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:' && url.protocol !== 'unix:' && url.protocol !== 'unixs:') {
+      throw new ConfigError(`--${flag}: URL scheme must be http, https, unix, or unixs: ${text}`);
+    }
+    if ((url.protocol === 'http:' || url.protocol === 'https:') && url.port === '') {
+      throw new ConfigError(`--${flag}: URL address does not have the form "host:port": ${text}`);
+    }
+    if (url.pathname !== '/' && url.pathname !== '') {
+      throw new ConfigError(`--${flag}: URL must not contain a path: ${text}`);
+    }
+    urls.push(url);
+  }
+  if (urls.length === 0) throw new ConfigError(`--${flag}: no URL given`);
+  return urls;
+}
+
+/** The URL text etcd uses for ids and membership: scheme://host:port, no trailing slash. */
+export function urlText(url: URL): string {
+  return `${url.protocol}//${url.host}`;
+}
+
+export function parseInitialCluster(value: string): Map<string, string[]> {
+  const cluster = new Map<string, string[]>();
+  for (const part of value.split(',')) {
+    const text = part.trim();
+    if (text === '') continue;
+    const eq = text.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`--initial-cluster: expected name=url, got "${text}"`);
+    const name = text.slice(0, eq);
+    const url = parseUrlList('initial-cluster', text.slice(eq + 1))[0]!;
+    const urls = cluster.get(name) ?? [];
+    urls.push(urlText(url));
+    cluster.set(name, urls);
+  }
+  return cluster;
+}
+
+export function buildServerConfig(raw: RawServerFlags): ServerConfig {
+  if (raw.name === '') throw new ConfigError('--name must not be empty');
+  const listenPeerUrls = parseUrlList('listen-peer-urls', raw.listenPeerUrls);
+  const initialAdvertisePeerUrls = parseUrlList('initial-advertise-peer-urls', raw.initialAdvertisePeerUrls ?? raw.listenPeerUrls);
+  const listenClientUrls = parseUrlList('listen-client-urls', raw.listenClientUrls);
+  const advertiseClientUrls = parseUrlList('advertise-client-urls', raw.advertiseClientUrls ?? raw.listenClientUrls);
+  const initialCluster = raw.initialCluster !== undefined && raw.initialCluster !== ''
+    ? parseInitialCluster(raw.initialCluster)
+    : new Map([[raw.name, initialAdvertisePeerUrls.map(urlText)]]);
+  if (!initialCluster.has(raw.name)) {
+    throw new ConfigError(`couldn't find local name "${raw.name}" in the initial cluster configuration`);
+  }
+  if (raw.initialClusterState !== 'new' && raw.initialClusterState !== 'existing') {
+    throw new ConfigError(`--initial-cluster-state: invalid value "${raw.initialClusterState}" (want new or existing)`);
+  }
+  if (raw.autoCompactionMode !== 'periodic' && raw.autoCompactionMode !== 'revision') {
+    throw new ConfigError(`--auto-compaction-mode: unknown mode "${raw.autoCompactionMode}" (want periodic or revision)`);
+  }
+  const logLevels = ['debug', 'info', 'warn', 'error', 'panic', 'fatal'] as const;
+  const logLevel = logLevels.find((l) => l === raw.logLevel);
+  if (logLevel === undefined) throw new ConfigError(`--log-level: unknown level "${raw.logLevel}"`);
+  if (raw.heartbeatInterval <= 0) throw new ConfigError('--heartbeat-interval must be positive');
+  if (raw.electionTimeout < 5 * raw.heartbeatInterval) {
+    throw new ConfigError(`--election-timeout[${raw.electionTimeout}ms] should be at least as 5 times as --heartbeat-interval[${raw.heartbeatInterval}ms]`);
+  }
+  if (raw.electionTimeout > 50000) throw new ConfigError(`--election-timeout[${raw.electionTimeout}ms] is too long, and should be set less than 50 seconds`);
+  if (raw.maxTxnOps <= 0) throw new ConfigError('--max-txn-ops must be positive');
+  if (raw.maxRequestBytes <= 0) throw new ConfigError('--max-request-bytes must be positive');
+  if (raw.snapshotCount <= 0) throw new ConfigError('--snapshot-count must be positive');
+  const dataDir = raw.dataDir !== undefined && raw.dataDir !== '' ? raw.dataDir : `${raw.name}.etcd`;
+  return {
+    name: raw.name,
+    dataDir,
+    walDir: raw.walDir !== undefined && raw.walDir !== '' ? raw.walDir : join(dataDir, 'member', 'wal'),
+    listenClientUrls,
+    advertiseClientUrls,
+    listenPeerUrls,
+    initialAdvertisePeerUrls,
+    initialCluster,
+    initialClusterState: raw.initialClusterState,
+    initialClusterToken: raw.initialClusterToken,
+    snapshotCount: raw.snapshotCount,
+    heartbeatIntervalMs: raw.heartbeatInterval,
+    electionTimeoutMs: raw.electionTimeout,
+    maxTxnOps: raw.maxTxnOps,
+    maxRequestBytes: raw.maxRequestBytes,
+    quotaBackendBytes: raw.quotaBackendBytes > 0 ? raw.quotaBackendBytes : limits.quotaBackendBytesDefault,
+    strictReconfigCheck: raw.strictReconfigCheck,
+    forceNewCluster: raw.forceNewCluster,
+    autoCompactionMode: raw.autoCompactionMode,
+    autoCompactionRetention: raw.autoCompactionRetention,
+    logLevel,
+  };
+}
+
+export function backendPath(config: Pick<ServerConfig, 'dataDir'>): string {
+  return join(config.dataDir, 'member', 'snap', 'db');
+}

@@ -1,0 +1,208 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { failpoint } from '../failpoint.js';
+
+/**
+ * The on-disk backend: named buckets of byte keys -> byte values in one LMDB
+ * environment (our counterpart of etcd's bbolt file at member/snap/db).
+ *
+ * Writes are batched: the apply loop calls put/delete for a whole batch of
+ * committed entries and then commit(), which hands the batch to LMDB's writer
+ * thread as one transaction and resolves once it is durable (fsynced). Until
+ * then the writes sit in an in-memory overlay that every read consults first,
+ * so readers always see the applied state, never a half-committed one:
+ * the overlay entry for a key is dropped only when the transaction that wrote
+ * it has committed and no later write to the same key is pending.
+ *
+ * Invariant: batches commit in the order commit() was called, so the stored
+ * consistent index (written by the applier in the same batch as the data it
+ * covers) never gets ahead of the data on disk.
+ */
+export const buckets = ['key', 'meta', 'lease', 'auth', 'authUsers', 'authRoles', 'members', 'membersRemoved', 'alarm', 'cluster'] as const;
+export type Bucket = (typeof buckets)[number];
+
+interface PendingWrite {
+  bucket: Bucket;
+  key: Buffer;
+  /** null for a delete. */
+  value: Buffer | null;
+}
+
+export interface BackendOptions {
+  /** Tests and tools may open read-only (snapshot status, offline inspection). */
+  readOnly?: boolean;
+}
+
+export class Backend {
+  private readonly env: RootDatabase<Buffer, Buffer>;
+  private readonly dbs = new Map<Bucket, Database<Buffer, Buffer>>();
+  private readonly overlay = new Map<string, PendingWrite>();
+  private batch: PendingWrite[] = [];
+  private lastCommit: Promise<void> = Promise.resolve();
+  private commitsInFlight = 0;
+  /** Counters that metrics will read. */
+  readonly stats = { commits: 0, writesCommitted: 0, commitMsTotal: 0 };
+
+  private constructor(readonly path: string, options: BackendOptions) {
+    if (!options.readOnly) mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    this.env = open<Buffer, Buffer>({
+      path,
+      noSubdir: true,
+      keyEncoding: 'binary',
+      encoding: 'binary',
+      maxDbs: 32,
+      // Commit and fsync in the writer thread before resolving: a resolved
+      // commit() is durable, which is what the apply loop's contract needs.
+      overlappingSync: false,
+      readOnly: options.readOnly ?? false,
+    });
+    for (const name of buckets) {
+      this.dbs.set(name, this.env.openDB<Buffer, Buffer>({ name, keyEncoding: 'binary', encoding: 'binary' }));
+    }
+  }
+
+  static open(path: string, options: BackendOptions = {}): Backend {
+    return new Backend(path, options);
+  }
+
+  private db(bucket: Bucket): Database<Buffer, Buffer> {
+    const db = this.dbs.get(bucket);
+    assert.ok(db !== undefined, `unknown bucket ${bucket}`);
+    return db;
+  }
+
+  private static overlayId(bucket: Bucket, key: Buffer): string {
+    return `${bucket}\u0000${key.toString('latin1')}`;
+  }
+
+  get(bucket: Bucket, key: Buffer): Buffer | undefined {
+    const pending = this.overlay.get(Backend.overlayId(bucket, key));
+    if (pending !== undefined) return pending.value ?? undefined;
+    return this.db(bucket).getBinary(key) ?? undefined;
+  }
+
+  put(bucket: Bucket, key: Buffer, value: Buffer): void {
+    const write: PendingWrite = { bucket, key, value };
+    this.overlay.set(Backend.overlayId(bucket, key), write);
+    this.batch.push(write);
+  }
+
+  delete(bucket: Bucket, key: Buffer): void {
+    const write: PendingWrite = { bucket, key, value: null };
+    this.overlay.set(Backend.overlayId(bucket, key), write);
+    this.batch.push(write);
+  }
+
+  /** Writes not yet handed to commit(). */
+  get pendingWrites(): number {
+    return this.batch.length;
+  }
+
+  /**
+   * Commits every write made since the last commit() in one durable
+   * transaction. Resolves when it (and every earlier commit) is on disk.
+   */
+  commit(): Promise<void> {
+    const writes = this.batch;
+    if (writes.length === 0) return this.lastCommit;
+    this.batch = [];
+    const started = performance.now();
+    this.commitsInFlight++;
+    failpoint('beforeCommit');
+    const done = this.env.batch(() => {
+      for (const w of writes) {
+        const db = this.db(w.bucket);
+        if (w.value === null) db.remove(w.key);
+        else db.put(w.key, w.value);
+      }
+    });
+    const previous = this.lastCommit;
+    this.lastCommit = Promise.all([previous, done]).then(() => {
+      failpoint('afterCommit');
+      this.commitsInFlight--;
+      this.stats.commits++;
+      this.stats.writesCommitted += writes.length;
+      this.stats.commitMsTotal += performance.now() - started;
+      // Make the committed data visible to this thread's reads before the
+      // overlay stops covering it.
+      this.env.resetReadTxn();
+      for (const w of writes) {
+        const id = Backend.overlayId(w.bucket, w.key);
+        if (this.overlay.get(id) === w) this.overlay.delete(id);
+      }
+    });
+    return this.lastCommit;
+  }
+
+  /** Resolves when every commit issued so far is durable (does not commit the open batch). */
+  settled(): Promise<void> {
+    return this.lastCommit;
+  }
+
+  /**
+   * Calls fn for every entry with start <= key < end (end undefined: to the
+   * last key) in key order, merging pending writes over the stored data.
+   * Returning false from fn stops the scan.
+   */
+  scan(bucket: Bucket, start: Buffer | undefined, end: Buffer | undefined, fn: (key: Buffer, value: Buffer) => boolean | void): void {
+    const pending = this.pendingInRange(bucket, start, end);
+    let p = 0;
+    const stored = this.db(bucket).getRange({ start, end });
+    for (const { key, value } of stored) {
+      while (p < pending.length && Buffer.compare(pending[p]!.key, key) < 0) {
+        const w = pending[p++]!;
+        if (w.value !== null && fn(w.key, w.value) === false) return;
+      }
+      if (p < pending.length && Buffer.compare(pending[p]!.key, key) === 0) {
+        const w = pending[p++]!;
+        if (w.value !== null && fn(w.key, w.value) === false) return;
+        continue;
+      }
+      if (fn(key, value) === false) return;
+    }
+    while (p < pending.length) {
+      const w = pending[p++]!;
+      if (w.value !== null && fn(w.key, w.value) === false) return;
+    }
+  }
+
+  private pendingInRange(bucket: Bucket, start: Buffer | undefined, end: Buffer | undefined): PendingWrite[] {
+    if (this.overlay.size === 0) return [];
+    const found: PendingWrite[] = [];
+    for (const w of this.overlay.values()) {
+      if (w.bucket !== bucket) continue;
+      if (start !== undefined && Buffer.compare(w.key, start) < 0) continue;
+      if (end !== undefined && Buffer.compare(w.key, end) >= 0) continue;
+      found.push(w);
+    }
+    return found.sort((a, b) => Buffer.compare(a.key, b.key));
+  }
+
+  /** Physically allocated size of the database file, in bytes. */
+  sizeBytes(): number {
+    try {
+      return statSync(this.path).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Bytes in pages LMDB is using (the rest of the file is free pages it can reuse). */
+  sizeInUseBytes(): number {
+    const stats = this.env.getStats() as { pageSize?: number; treeBranchPageCount?: number; treeLeafPageCount?: number; overflowPages?: number; lastPageNumber?: number; freelistEntries?: number };
+    const pageSize = stats.pageSize ?? 4096;
+    let pages = 0;
+    for (const db of this.dbs.values()) {
+      const s = db.getStats() as { treeBranchPageCount?: number; treeLeafPageCount?: number; overflowPages?: number };
+      pages += (s.treeBranchPageCount ?? 0) + (s.treeLeafPageCount ?? 0) + (s.overflowPages ?? 0);
+    }
+    return pages * pageSize;
+  }
+
+  async close(): Promise<void> {
+    await this.commit();
+    await this.env.close();
+  }
+}

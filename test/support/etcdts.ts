@@ -1,0 +1,95 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './ports.js';
+import { start, tempDir, waitFor, kill9, type Spawned } from './procs.js';
+import { connect } from 'node:net';
+
+/** The repository root, found from this file's place in dist/test/support or .build/<x>/out/test/support. */
+export const repoRoot = findRepoRoot();
+export const runJs = join(repoRoot, 'bin', 'run.js');
+
+function findRepoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 8; i++) {
+    if (dir.endsWith('/dist') || dir.endsWith('/.build')) return dirname(dir);
+    dir = dirname(dir);
+  }
+  return process.cwd();
+}
+
+export interface EtcdtsMember {
+  name: string;
+  endpoint: string;
+  clientPort: number;
+  peerPort: number;
+  dataDir: string;
+  proc: Spawned;
+  args: string[];
+  stop(): Promise<void>;
+  /** Starts the member again with the same flags and data dir (after stop or kill). */
+  restart(): Promise<void>;
+}
+
+export interface StartOptions {
+  name?: string;
+  dataDir?: string;
+  extraArgs?: string[];
+  env?: NodeJS.ProcessEnv;
+  waitReady?: boolean;
+}
+
+/** Waits until something accepts TCP connections on 127.0.0.1:port. */
+export function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+}
+
+/** Starts a one-member etcdts server (`bin/run.js server`) on free loopback ports. */
+export async function startEtcdts(options: StartOptions = {}): Promise<EtcdtsMember> {
+  const name = options.name ?? 'default';
+  const clientPort = await freePort();
+  const peerPort = await freePort();
+  const dataDir = options.dataDir ?? join(tempDir('etcdts-'), `${name}.etcd`);
+  const clientUrl = `http://127.0.0.1:${clientPort}`;
+  const peerUrl = `http://127.0.0.1:${peerPort}`;
+  const args = [
+    runJs, 'server',
+    '--name', name,
+    '--data-dir', dataDir,
+    '--listen-client-urls', clientUrl,
+    '--advertise-client-urls', clientUrl,
+    '--listen-peer-urls', peerUrl,
+    '--initial-advertise-peer-urls', peerUrl,
+    '--initial-cluster', `${name}=${peerUrl}`,
+    '--log-level', 'error',
+    ...(options.extraArgs ?? []),
+  ];
+  const env = { ...process.env, ...(options.env ?? {}) };
+  const member: EtcdtsMember = {
+    name,
+    endpoint: clientUrl,
+    clientPort,
+    peerPort,
+    dataDir,
+    args,
+    proc: start(process.execPath, args, { env }),
+    stop: () => kill9(member.proc),
+    restart: async () => {
+      await kill9(member.proc);
+      member.proc = start(process.execPath, args, { env });
+      await waitFor(`etcdts ${name} to listen again`, () => portOpen(clientPort), 30000, 50);
+    },
+  };
+  if (options.waitReady !== false) {
+    await waitFor(`etcdts ${name} to listen on ${clientPort}`, async () => {
+      if (member.proc.child.exitCode !== null) throw new Error(`server exited: ${member.proc.output()}`);
+      return portOpen(clientPort);
+    }, 30000, 50);
+  }
+  return member;
+}
