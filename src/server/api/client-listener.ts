@@ -1,12 +1,13 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { Server as GrpcServer, ServerCredentials } from '@grpc/grpc-js';
-import { KVService, MaintenanceService, ClusterService } from '../../proto/gen/etcdserverpb/rpc.js';
+import { KVService, MaintenanceService, ClusterService, LeaseService } from '../../proto/gen/etcdserverpb/rpc.js';
 import type { EtcdServer } from '../etcdserver/server.js';
 import { grpcOverheadBytes, responseBytesMax } from '../constants.js';
 import { kvService } from './kv-service.js';
 import { maintenanceService } from './maintenance-service.js';
 import { clusterService } from './cluster-service.js';
+import { leaseService } from './lease-service.js';
 import { httpHandler } from './http-handler.js';
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 
@@ -34,6 +35,7 @@ export async function startClientListeners(server: EtcdServer, urls: URL[]): Pro
   });
   grpc.addService(KVService, kvService(server) as unknown as UntypedServiceImplementation);
   grpc.addService(MaintenanceService, maintenanceService(server) as unknown as UntypedServiceImplementation);
+  grpc.addService(LeaseService, leaseService(server) as unknown as UntypedServiceImplementation);
   grpc.addService(ClusterService, clusterService(server) as unknown as UntypedServiceImplementation);
   const injector = grpc.createConnectionInjector(ServerCredentials.createInsecure());
   const http: HttpServer = createHttpServer(httpHandler(server));

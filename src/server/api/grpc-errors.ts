@@ -35,6 +35,7 @@ wire(server.TooManyRequestsError, Status.RESOURCE_EXHAUSTED, 'etcdserver: too ma
 wire(lease.LeaseNotFoundError, Status.NOT_FOUND, 'etcdserver: requested lease not found');
 wire(lease.LeaseExistsError, Status.FAILED_PRECONDITION, 'etcdserver: lease already exists');
 wire(lease.LeaseTtlTooLargeError, Status.OUT_OF_RANGE, 'etcdserver: too large lease TTL');
+wire(lease.NotPrimaryError, Status.FAILED_PRECONDITION, 'etcdserver: not leader');
 wire(server.NoLeaderError, Status.UNAVAILABLE, 'etcdserver: no leader');
 wire(server.NotLeaderError, Status.FAILED_PRECONDITION, 'etcdserver: not leader');
 wire(server.LeaderChangedError, Status.UNAVAILABLE, 'etcdserver: leader changed');

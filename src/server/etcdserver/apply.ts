@@ -1,11 +1,12 @@
 import type { InternalRaftRequest } from '../../proto/gen/etcdtspb/internal.js';
-import type { CompactionResponse, DeleteRangeResponse, PutResponse, TxnResponse } from '../../proto/gen/etcdserverpb/rpc.js';
+import type { CompactionResponse, DeleteRangeResponse, LeaseGrantResponse, LeaseRevokeResponse, PutResponse, TxnResponse } from '../../proto/gen/etcdserverpb/rpc.js';
+import type { Lessor } from '../lease/lessor.js';
 import type { KVStore } from '../mvcc/kvstore.js';
 import { OperatingError } from '../operating-error.js';
 import { applyDeleteRange, applyPut, applyTxn, header, type LeaseLookup } from './apply-kv.js';
 import { failpoint } from '../failpoint.js';
 
-export type ApplyResponse = PutResponse | DeleteRangeResponse | TxnResponse | CompactionResponse;
+export type ApplyResponse = PutResponse | DeleteRangeResponse | TxnResponse | CompactionResponse | LeaseGrantResponse | LeaseRevokeResponse;
 
 export interface ApplyResult {
   response?: ApplyResponse;
@@ -32,6 +33,7 @@ export interface ApplyGuard {
 export class Applier {
   private readonly guards: ApplyGuard[] = [];
   leases: LeaseLookup | undefined;
+  lessor: Lessor | undefined;
 
   constructor(private readonly store: KVStore) {}
 
@@ -73,6 +75,19 @@ export class Applier {
       const physical = this.store.compact(req.compaction.revision);
       const response: CompactionResponse = { header: header(this.store.currentRev) };
       return { response, physical };
+    }
+    if (req.leaseGrant !== undefined && this.lessor !== undefined) {
+      const lease = this.lessor.grant(req.leaseGrant.ID, req.leaseGrant.TTL);
+      const response: LeaseGrantResponse = { header: header(this.store.currentRev), ID: lease.id, TTL: lease.ttlSeconds, error: '' };
+      return { response };
+    }
+    if (req.leaseRevoke !== undefined && this.lessor !== undefined) {
+      this.lessor.revoke(req.leaseRevoke.ID);
+      return { response: { header: header(this.store.currentRev) } };
+    }
+    if (req.leaseCheckpoint !== undefined && this.lessor !== undefined) {
+      for (const c of req.leaseCheckpoint.checkpoints) this.lessor.checkpoint(c.ID, c.remainingTTL);
+      return { response: { header: header(this.store.currentRev) } };
     }
     throw new Error(`apply: request kind not supported by this member: ${Object.keys(req).filter((k) => k !== 'header' && (req as unknown as Record<string, unknown>)[k] !== undefined).join(',')}`);
   }

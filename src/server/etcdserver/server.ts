@@ -3,9 +3,12 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { InternalRaftRequest } from '../../proto/gen/etcdtspb/internal.js';
 import { EntryType, type Entry } from '../../proto/gen/etcdtspb/raft.js';
 import type {
-  CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, PutRequest, PutResponse,
-  RangeRequest, RangeResponse, ResponseHeader, TxnRequest, TxnResponse,
+  CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, LeaseGrantRequest, LeaseGrantResponse,
+  LeaseLeasesResponse, LeaseRevokeRequest, LeaseRevokeResponse, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse,
+  PutRequest, PutResponse, RangeRequest, RangeResponse, ResponseHeader, TxnRequest, TxnResponse,
 } from '../../proto/gen/etcdserverpb/rpc.js';
+import { Lessor, systemClock, type Clock } from '../lease/lessor.js';
+import { LeaseNotFoundError } from '../lease/errors.js';
 import { Backend } from '../mvcc/backend.js';
 import { KVStore, readU64, u64 } from '../mvcc/kvstore.js';
 import { applyRange, applyTxn, isTxnReadonly, isTxnSerializable } from './apply-kv.js';
@@ -17,7 +20,13 @@ import { SoloDriver } from './solo-driver.js';
 import { IdGenerator, WaitRegistry } from './wait.js';
 import { computeClusterId, computeMemberId } from '../membership/ids.js';
 import type { Logger } from '../logger.js';
-import { applyCommitGapMax } from '../constants.js';
+import { applyCommitGapMax, leaseRevokesPerSecondMax } from '../constants.js';
+
+/** etcd's minimum lease TTL: 1.5 election timeouts, rounded up to whole seconds. */
+export function minLeaseTtlSeconds(config: Pick<ServerConfig, 'electionTimeoutMs' | 'heartbeatIntervalMs'>): bigint {
+  const electionTicks = Math.floor(config.electionTimeoutMs / config.heartbeatIntervalMs);
+  return BigInt(Math.ceil((Math.floor((3 * electionTicks) / 2) * config.heartbeatIntervalMs) / 1000));
+}
 
 const metaConsistentIndex = Buffer.from('consistent_index');
 const metaClusterId = Buffer.from('cluster_id');
@@ -38,6 +47,7 @@ export class EtcdServer {
   readonly backend: Backend;
   readonly store: KVStore;
   readonly applier: Applier;
+  readonly lessor: Lessor;
   readonly clusterId: bigint;
   readonly memberId: bigint;
   appliedIndex: bigint;
@@ -47,15 +57,22 @@ export class EtcdServer {
   private readonly requestTimeoutMs: number;
   private stopped = false;
   private readonly appliedWaiters: Array<{ index: bigint; resolve: () => void }> = [];
+  private leaseExpiryTimer: NodeJS.Timeout | undefined;
+  private readonly revokesInFlight = new Set<bigint>();
   /** Counters the metrics endpoint will read. */
   readonly counters = { proposalsCommitted: 0, proposalsApplied: 0, proposalsFailed: 0, applyBatches: 0 };
 
-  private constructor(readonly config: ServerConfig, readonly log: Logger) {
+  private constructor(readonly config: ServerConfig, readonly log: Logger, readonly clock: Clock) {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     const fresh = !existsSync(backendPath(config));
     this.backend = Backend.open(backendPath(config));
     this.store = new KVStore(this.backend);
+    this.lessor = new Lessor(this.backend, this.store, clock, minLeaseTtlSeconds(config));
+    this.store.setLeaseTracker(this.lessor);
+    this.store.reattachLeases();
     this.applier = new Applier(this.store);
+    this.applier.leases = this.lessor;
+    this.applier.lessor = this.lessor;
     const ids = this.identity(fresh);
     this.clusterId = ids.clusterId;
     this.memberId = ids.memberId;
@@ -65,11 +82,13 @@ export class EtcdServer {
     this.driver = new SoloDriver(this.memberId, this.appliedIndex, () => this.backend.settled());
   }
 
-  static async start(config: ServerConfig, log: Logger): Promise<EtcdServer> {
-    const server = new EtcdServer(config, log);
+  static async start(config: ServerConfig, log: Logger, clock: Clock = systemClock): Promise<EtcdServer> {
+    const server = new EtcdServer(config, log, clock);
     // The member's identity must be durable before it answers anyone.
     await server.backend.commit();
     await server.driver.start((entries) => server.applyEntries(entries));
+    server.becameLeader();
+    server.leaseExpiryTimer = setInterval(() => server.revokeExpiredLeases(), 500);
     log.info({ memberId: server.memberId.toString(16), clusterId: server.clusterId.toString(16), revision: server.store.currentRev.toString(), appliedIndex: server.appliedIndex.toString() }, 'member started');
     return server;
   }
@@ -139,6 +158,58 @@ export class EtcdServer {
     const response = result.response as CompactionResponse;
     response.header = { clusterId: 0n, memberId: 0n, revision: this.store.currentRev, raftTerm: 0n };
     return response;
+  }
+
+  // ---- leases ----
+
+  async leaseGrant(r: LeaseGrantRequest): Promise<LeaseGrantResponse> {
+    // The proposer picks the id so that every member applies the same one.
+    let id = r.ID;
+    while (id === 0n) id = this.ids.next() & ((1n << 63n) - 1n);
+    return (await this.proposeAndWait({ leaseGrant: { ID: id, TTL: r.TTL } })) as LeaseGrantResponse;
+  }
+
+  async leaseRevoke(r: LeaseRevokeRequest): Promise<LeaseRevokeResponse> {
+    return (await this.proposeAndWait({ leaseRevoke: r })) as LeaseRevokeResponse;
+  }
+
+  /** A keep-alive: restarts the lease's TTL on the leader; returns the granted TTL. */
+  async leaseRenew(id: bigint): Promise<bigint> {
+    return this.lessor.renew(id);
+  }
+
+  async leaseTimeToLive(r: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> {
+    const lease = this.lessor.lookup(r.ID);
+    if (lease === undefined) throw new LeaseNotFoundError();
+    return {
+      header: undefined,
+      ID: r.ID,
+      TTL: this.lessor.remainingSeconds(r.ID),
+      grantedTTL: lease.ttlSeconds,
+      keys: r.keys ? [...lease.keys].sort().map((k) => Buffer.from(k, 'latin1')) : [],
+    };
+  }
+
+  async leaseLeases(): Promise<LeaseLeasesResponse> {
+    return { header: undefined, leases: this.lessor.ids().map((ID) => ({ ID })) };
+  }
+
+  /** Leadership starts: leases start counting down (extended by an election timeout). */
+  private becameLeader(): void {
+    this.lessor.promote(this.config.electionTimeoutMs);
+  }
+
+  /** Proposes the revocation of expired leases, at most the revoke rate per second. */
+  private revokeExpiredLeases(): void {
+    if (this.stopped || !this.lessor.isPrimary) return;
+    const budget = Math.floor(leaseRevokesPerSecondMax / 2) - this.revokesInFlight.size;
+    for (const id of this.lessor.expired(Math.max(0, budget))) {
+      if (this.revokesInFlight.has(id)) continue;
+      this.revokesInFlight.add(id);
+      this.propose({ leaseRevoke: { ID: id } })
+        .catch((err: unknown) => this.log.warn({ err, lease: id.toString(16) }, 'failed to revoke expired lease'))
+        .finally(() => this.revokesInFlight.delete(id));
+    }
   }
 
   // ---- proposals ----
@@ -235,6 +306,7 @@ export class EtcdServer {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    clearInterval(this.leaseExpiryTimer);
     await this.driver.stop();
     this.waits.failAll(new StoppedError());
     await this.store.compactionsSettled().catch(() => undefined);

@@ -19,3 +19,10 @@ export class LeaseTtlTooLargeError extends OperatingError {
     super('too large lease TTL');
   }
 }
+
+/** Only the leader keeps lease expiry; renewals elsewhere must be forwarded. */
+export class NotPrimaryError extends OperatingError {
+  constructor() {
+    super('not a primary lessor');
+  }
+}

@@ -1,0 +1,76 @@
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import type { LeaseKeepAliveRequest, LeaseKeepAliveResponse, LeaseServer, LeaseTimeToLiveResponse } from '../../proto/gen/etcdserverpb/rpc.js';
+import type { EtcdServer } from '../etcdserver/server.js';
+import { LeaseNotFoundError } from '../lease/errors.js';
+import { toServiceError } from './grpc-errors.js';
+import { unary } from './unary.js';
+
+/** The etcdserverpb.Lease service. */
+export function leaseService(server: EtcdServer): LeaseServer {
+  return {
+    leaseGrant: unary(async (r) => {
+      const resp = await server.leaseGrant(r);
+      resp.header = server.fillHeader(resp.header);
+      return resp;
+    }),
+    leaseRevoke: unary(async (r) => {
+      const resp = await server.leaseRevoke(r);
+      resp.header = server.fillHeader(resp.header);
+      return resp;
+    }),
+    leaseTimeToLive: unary(async (r) => {
+      let resp: LeaseTimeToLiveResponse;
+      try {
+        resp = await server.leaseTimeToLive(r);
+      } catch (err) {
+        // etcd answers an unknown lease with TTL -1, not an error.
+        if (!(err instanceof LeaseNotFoundError)) throw err;
+        resp = { header: undefined, ID: r.ID, TTL: -1n, grantedTTL: 0n, keys: [] };
+      }
+      resp.header = server.fillHeader(resp.header);
+      return resp;
+    }),
+    leaseLeases: unary(async () => {
+      const resp = await server.leaseLeases();
+      resp.header = server.fillHeader(resp.header);
+      return resp;
+    }),
+    leaseKeepAlive: (stream) => keepAlive(server, stream),
+  };
+}
+
+/**
+ * One keep-alive stream: each request renews one lease and is answered with
+ * its TTL, in order; an unknown or expired lease is answered with TTL 0.
+ */
+function keepAlive(server: EtcdServer, stream: ServerDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>): void {
+  let chain: Promise<void> = Promise.resolve();
+  let ended = false;
+  stream.on('data', (req: LeaseKeepAliveRequest) => {
+    chain = chain.then(async () => {
+      if (ended) return;
+      let ttl: bigint;
+      try {
+        ttl = await server.leaseRenew(req.ID);
+      } catch (err) {
+        if (!(err instanceof LeaseNotFoundError)) {
+          ended = true;
+          stream.destroy(Object.assign(new Error((err as Error).message), toServiceError(err)));
+          return;
+        }
+        ttl = 0n;
+      }
+      if (!ended) stream.write({ header: server.fillHeader(undefined), ID: req.ID, TTL: ttl });
+    });
+  });
+  stream.on('end', () => {
+    ended = true;
+    chain.then(() => stream.end(), () => stream.end());
+  });
+  stream.on('error', () => {
+    ended = true;
+  });
+  stream.on('cancelled', () => {
+    ended = true;
+  });
+}
