@@ -13,6 +13,7 @@ export interface RunningMember {
 /** Starts a member: opens the data dir, starts consensus, then serves clients. */
 export async function startMember(config: ServerConfig, log: Logger = createLogger(config.logLevel, config.name)): Promise<RunningMember> {
   const server = await EtcdServer.start(config, log);
+  await server.ready();
   const listeners = await startClientListeners(server, config.listenClientUrls);
   log.info({ clientUrls: config.listenClientUrls.map(String) }, 'serving client requests');
   let stopping: Promise<void> | undefined;

@@ -2,6 +2,7 @@ import { status as Status, Metadata, type ServiceError } from '@grpc/grpc-js';
 import * as server from '../etcdserver/errors.js';
 import * as mvcc from '../mvcc/errors.js';
 import * as lease from '../lease/errors.js';
+import * as membership from '../membership/errors.js';
 
 /**
  * The one table from our typed errors to etcd's wire errors: the gRPC status
@@ -36,6 +37,15 @@ wire(lease.LeaseNotFoundError, Status.NOT_FOUND, 'etcdserver: requested lease no
 wire(lease.LeaseExistsError, Status.FAILED_PRECONDITION, 'etcdserver: lease already exists');
 wire(lease.LeaseTtlTooLargeError, Status.OUT_OF_RANGE, 'etcdserver: too large lease TTL');
 wire(lease.NotPrimaryError, Status.FAILED_PRECONDITION, 'etcdserver: not leader');
+wire(membership.MemberIdRemovedError, Status.NOT_FOUND, 'etcdserver: member not found');
+wire(membership.MemberNotFoundError, Status.NOT_FOUND, 'etcdserver: member not found');
+wire(membership.MemberIdExistsError, Status.FAILED_PRECONDITION, 'etcdserver: member ID already exist');
+wire(membership.PeerUrlExistsError, Status.FAILED_PRECONDITION, 'etcdserver: Peer URLs already exists');
+wire(membership.MemberNotLearnerError, Status.FAILED_PRECONDITION, 'etcdserver: can only promote a learner member');
+wire(membership.TooManyLearnersError, Status.FAILED_PRECONDITION, 'etcdserver: too many learner members in cluster');
+wire(membership.NotEnoughStartedMembersError, Status.FAILED_PRECONDITION, 'etcdserver: re-configuration failed due to not enough started members');
+wire(membership.LearnerNotReadyError, Status.FAILED_PRECONDITION, 'etcdserver: can only promote a learner member which is in sync with leader');
+wire(membership.MemberBadUrlsError, Status.INVALID_ARGUMENT, 'etcdserver: given member URLs are invalid');
 wire(server.NoLeaderError, Status.UNAVAILABLE, 'etcdserver: no leader');
 wire(server.NotLeaderError, Status.FAILED_PRECONDITION, 'etcdserver: not leader');
 wire(server.LeaderChangedError, Status.UNAVAILABLE, 'etcdserver: leader changed');
@@ -44,6 +54,7 @@ wire(server.StoppedError, Status.UNAVAILABLE, 'etcdserver: server stopped');
 wire(server.TimeoutError, Status.UNAVAILABLE, 'etcdserver: request timed out');
 wire(server.TimeoutDueToLeaderFailError, Status.UNAVAILABLE, 'etcdserver: request timed out, possibly due to previous leader failure');
 wire(server.TimeoutDueToConnectionLostError, Status.UNAVAILABLE, 'etcdserver: request timed out, possibly due to connection lost');
+wire(server.TimeoutLeaderTransferError, Status.UNAVAILABLE, 'etcdserver: request timed out, leader transfer took too long');
 wire(server.UnhealthyError, Status.UNAVAILABLE, 'etcdserver: unhealthy cluster');
 wire(server.CorruptError, Status.DATA_LOSS, 'etcdserver: corrupt cluster');
 wire(server.NotSupportedForLearnerError, Status.UNAVAILABLE, 'etcdserver: rpc not supported for learner');

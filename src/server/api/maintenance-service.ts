@@ -6,6 +6,10 @@ import { unary } from './unary.js';
 /** The etcdserverpb.Maintenance service. Methods not listed answer UNIMPLEMENTED. */
 export function maintenanceService(server: EtcdServer): Partial<MaintenanceServer> {
   return {
+    moveLeader: unary(async (r) => {
+      await server.moveLeader(r.targetID);
+      return { header: server.fillHeader(undefined) };
+    }),
     status: unary(async () => {
       const resp: StatusResponse = {
         header: server.fillHeader(undefined),
@@ -17,7 +21,7 @@ export function maintenanceService(server: EtcdServer): Partial<MaintenanceServe
         raftAppliedIndex: server.appliedIndex,
         errors: [],
         dbSizeInUse: BigInt(server.backend.sizeInUseBytes()),
-        isLearner: false,
+        isLearner: server.isLearner,
         storageVersion: '',
         dbSizeQuota: BigInt(server.config.quotaBackendBytes),
         downgradeInfo: undefined,

@@ -1,6 +1,7 @@
 import type { InternalRaftRequest } from '../../proto/gen/etcdtspb/internal.js';
 import type { CompactionResponse, DeleteRangeResponse, LeaseGrantResponse, LeaseRevokeResponse, PutResponse, TxnResponse } from '../../proto/gen/etcdserverpb/rpc.js';
 import type { Lessor } from '../lease/lessor.js';
+import type { MemberInfo, RaftCluster } from '../membership/cluster.js';
 import type { KVStore } from '../mvcc/kvstore.js';
 import { OperatingError } from '../operating-error.js';
 import { applyDeleteRange, applyPut, applyTxn, header, type LeaseLookup } from './apply-kv.js';
@@ -13,6 +14,8 @@ export interface ApplyResult {
   error?: OperatingError;
   /** Compaction only: settles when the old revisions are gone from the backend. */
   physical?: Promise<void>;
+  /** Configuration changes: the membership after the change. */
+  members?: MemberInfo[];
 }
 
 /**
@@ -34,6 +37,7 @@ export class Applier {
   private readonly guards: ApplyGuard[] = [];
   leases: LeaseLookup | undefined;
   lessor: Lessor | undefined;
+  cluster: RaftCluster | undefined;
 
   constructor(private readonly store: KVStore) {}
 
@@ -88,6 +92,11 @@ export class Applier {
     if (req.leaseCheckpoint !== undefined && this.lessor !== undefined) {
       for (const c of req.leaseCheckpoint.checkpoints) this.lessor.checkpoint(c.ID, c.remainingTTL);
       return { response: { header: header(this.store.currentRev) } };
+    }
+    if (req.memberAttributes !== undefined && this.cluster !== undefined) {
+      const a = req.memberAttributes;
+      this.cluster.setAttributes(a.memberId, a.name, a.clientUrls);
+      return {};
     }
     throw new Error(`apply: request kind not supported by this member: ${Object.keys(req).filter((k) => k !== 'header' && (req as unknown as Record<string, unknown>)[k] !== undefined).join(',')}`);
   }

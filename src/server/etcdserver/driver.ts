@@ -1,24 +1,21 @@
 import type { Entry } from '../../proto/gen/etcdtspb/raft.js';
 
 /**
- * What the member needs from consensus. The Raft driver (WAL + peers)
- * implements it; so does SoloDriver for a single member without a log.
+ * What the member needs from consensus (implemented by RaftNode).
  *
  * Contract:
  * - propose() hands data to consensus; it may throw a typed error (no leader,
- *   too many requests). It never waits.
- * - The apply callback receives committed entries in log order, exactly once
- *   per index, and applies them synchronously.
+ *   leader changed). It never waits.
+ * - Committed entries reach the state machine in log order, exactly once
+ *   per index, applied synchronously.
  * - When `entriesDurableBeforeApply` is true the entries were fsynced (on a
- *   quorum) before the callback ran, so results may be acknowledged as soon
- *   as they are applied; otherwise acknowledgement must wait until the
- *   backend has committed the batch durably.
+ *   quorum, and in this member's WAL) before they were applied, so results
+ *   may be acknowledged as soon as they are applied.
  * - readIndex() resolves with an index such that, once the member has applied
  *   up to it, a read sees every write acknowledged before readIndex() was called.
  */
 export interface ConsensusDriver {
   readonly entriesDurableBeforeApply: boolean;
-  start(apply: (entries: Entry[]) => void): Promise<void>;
   propose(data: Uint8Array): void;
   readIndex(): Promise<bigint>;
   readonly term: bigint;
@@ -26,3 +23,5 @@ export interface ConsensusDriver {
   readonly committedIndex: bigint;
   stop(): Promise<void>;
 }
+
+export type { Entry };

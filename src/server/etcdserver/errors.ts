@@ -132,3 +132,9 @@ export class BadLeaderTransfereeError extends OperatingError {
     super('bad leader transferee');
   }
 }
+
+export class TimeoutLeaderTransferError extends OperatingError {
+  constructor() {
+    super('request timed out, leader transfer took too long');
+  }
+}

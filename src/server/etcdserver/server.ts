@@ -1,26 +1,41 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
+import { rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { InternalRaftRequest } from '../../proto/gen/etcdtspb/internal.js';
-import { EntryType, type Entry } from '../../proto/gen/etcdtspb/raft.js';
+import { ConfChange, ConfChangeType, ConfState, EntryType, type Entry, type Snapshot } from '../../proto/gen/etcdtspb/raft.js';
 import type {
   CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, LeaseGrantRequest, LeaseGrantResponse,
   LeaseLeasesResponse, LeaseRevokeRequest, LeaseRevokeResponse, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse,
   PutRequest, PutResponse, RangeRequest, RangeResponse, ResponseHeader, TxnRequest, TxnResponse,
 } from '../../proto/gen/etcdserverpb/rpc.js';
-import { Lessor, systemClock, type Clock } from '../lease/lessor.js';
-import { LeaseNotFoundError } from '../lease/errors.js';
 import { Backend } from '../mvcc/backend.js';
 import { KVStore, readU64, u64 } from '../mvcc/kvstore.js';
+import { Lessor, systemClock, type Clock } from '../lease/lessor.js';
+import { LeaseNotFoundError } from '../lease/errors.js';
+import { RaftCluster, encodeConfChangeContext, type MemberInfo } from '../membership/cluster.js';
+import { computeMemberId } from '../membership/ids.js';
+import { LearnerNotReadyError, MemberBadUrlsError, MemberNotFoundError, MemberNotLearnerError, NotEnoughStartedMembersError } from '../membership/errors.js';
+import { BadLeaderTransfereeError, NotLeaderError, TimeoutLeaderTransferError, UnhealthyError } from './errors.js';
+import { parseUrlList } from './config.js';
 import { applyRange, applyTxn, isTxnReadonly, isTxnSerializable } from './apply-kv.js';
 import { Applier, type ApplyResult } from './apply.js';
 import { backendPath, urlText, type ServerConfig } from './config.js';
-import type { ConsensusDriver } from './driver.js';
 import { RequestTooLargeError, StoppedError, TimeoutError, TooManyRequestsError } from './errors.js';
-import { SoloDriver } from './solo-driver.js';
 import { IdGenerator, WaitRegistry } from './wait.js';
-import { computeClusterId, computeMemberId } from '../membership/ids.js';
+import { RaftNode, type StateMachine } from './raft-node.js';
+import { bootstrapRaft, snapDir, type RaftBoot } from './bootstrap.js';
+import { RawNode, SeededPrng } from '../raft/index.js';
 import type { Logger } from '../logger.js';
 import { applyCommitGapMax, leaseRevokesPerSecondMax } from '../constants.js';
+
+const metaConsistentIndex = Buffer.from('consistent_index');
+const metaConfState = Buffer.from('conf_state');
+
+/** The etcd version this member speaks (its API surface), reported by Status and /version. */
+export const serverVersion = '3.4.23';
+export const clusterVersion = '3.4.0';
 
 /** etcd's minimum lease TTL: 1.5 election timeouts, rounded up to whole seconds. */
 export function minLeaseTtlSeconds(config: Pick<ServerConfig, 'electionTimeoutMs' | 'heartbeatIntervalMs'>): bigint {
@@ -28,82 +43,145 @@ export function minLeaseTtlSeconds(config: Pick<ServerConfig, 'electionTimeoutMs
   return BigInt(Math.ceil((Math.floor((3 * electionTicks) / 2) * config.heartbeatIntervalMs) / 1000));
 }
 
-const metaConsistentIndex = Buffer.from('consistent_index');
-const metaClusterId = Buffer.from('cluster_id');
-const metaMemberId = Buffer.from('member_id');
+/** The Raft snapshot database received from the leader for `index`, before it is installed. */
+export function receivedSnapshotDbPath(config: Pick<ServerConfig, 'dataDir'>, index: bigint): string {
+  return join(snapDir(config), `${index.toString(16).padStart(16, '0')}.snap.db`);
+}
 
-/** The etcd version this member speaks (its API surface), reported by Status and /version. */
-export const serverVersion = '3.4.23';
-export const clusterVersion = '3.4.0';
+/** Peer URLs as etcd stores them (scheme://host:port); invalid ones are etcd's "member URLs are invalid". */
+function normalizePeerUrls(urls: string[]): string[] {
+  if (urls.length === 0) throw new MemberBadUrlsError();
+  try {
+    return urls.map((u) => urlText(parseUrlList('peer-urls', u)[0]!));
+  } catch {
+    throw new MemberBadUrlsError();
+  }
+}
+
+export interface StartOptions {
+  clock?: Clock;
+  /** Set when joining an existing cluster (--initial-cluster-state=existing). */
+  join?: { clusterId: bigint; memberId: bigint };
+}
 
 /**
- * One member: owns the backend, the MVCC store and the applier, drives
- * consensus, and serves the API layer. Requests flow one way:
- * request -> proposal (InternalRaftRequest) -> commit -> apply -> response.
- * Reads are served from the local store after a read barrier (linearizable)
- * or at once (serializable).
+ * One member: owns the backend, the MVCC store, the lessor, the membership
+ * and the applier, drives Raft through RaftNode, and serves the API layer.
+ * Requests flow one way: request -> proposal (InternalRaftRequest) -> commit
+ * -> apply -> response. Reads are served from the local store after a
+ * ReadIndex barrier (linearizable) or at once (serializable).
  */
-export class EtcdServer {
-  readonly backend: Backend;
+export class EtcdServer implements StateMachine {
+  backend: Backend;
   readonly store: KVStore;
   readonly applier: Applier;
   readonly lessor: Lessor;
+  readonly cluster: RaftCluster;
   readonly clusterId: bigint;
   readonly memberId: bigint;
   appliedIndex: bigint;
+  readonly driver: RaftNode;
   private readonly waits = new WaitRegistry<ApplyResult>();
   private readonly ids: IdGenerator;
-  private readonly driver: ConsensusDriver;
   private readonly requestTimeoutMs: number;
   private stopped = false;
   private readonly appliedWaiters: Array<{ index: bigint; resolve: () => void }> = [];
   private leaseExpiryTimer: NodeJS.Timeout | undefined;
   private readonly revokesInFlight = new Set<bigint>();
+  private currentConfState: ConfState;
+  private published = false;
+  private publishing = false;
+  private readonly readyWaiters: Array<() => void> = [];
+  /** Called when this member learns it was removed from the cluster. */
+  onRemoved: (() => void) | undefined;
+  /** Called after membership changes are applied (the transport follows them). */
+  onMembershipChange: ((members: MemberInfo[]) => void) | undefined;
+  /** Whether the peer transport has a healthy connection with a member (set once the transport runs). */
+  peerActive: (id: bigint) => boolean = (id) => id === this.memberId;
   /** Counters the metrics endpoint will read. */
-  readonly counters = { proposalsCommitted: 0, proposalsApplied: 0, proposalsFailed: 0, applyBatches: 0 };
+  readonly counters = { proposalsApplied: 0, proposalsFailed: 0, applyBatches: 0 };
 
-  private constructor(readonly config: ServerConfig, readonly log: Logger, readonly clock: Clock) {
-    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-    const fresh = !existsSync(backendPath(config));
+  private constructor(readonly config: ServerConfig, readonly log: Logger, readonly clock: Clock, boot: RaftBoot) {
+    this.memberId = boot.memberId;
+    this.clusterId = boot.clusterId;
     this.backend = Backend.open(backendPath(config));
     this.store = new KVStore(this.backend);
     this.lessor = new Lessor(this.backend, this.store, clock, minLeaseTtlSeconds(config));
     this.store.setLeaseTracker(this.lessor);
     this.store.reattachLeases();
+    this.cluster = new RaftCluster(this.backend, this.clusterId);
     this.applier = new Applier(this.store);
     this.applier.leases = this.lessor;
     this.applier.lessor = this.lessor;
-    const ids = this.identity(fresh);
-    this.clusterId = ids.clusterId;
-    this.memberId = ids.memberId;
+    this.applier.cluster = this.cluster;
     this.appliedIndex = readU64(this.backend.get('meta', metaConsistentIndex)) ?? 0n;
+    const storedConf = this.backend.get('meta', metaConfState);
+    this.currentConfState = storedConf !== undefined ? ConfState.decode(storedConf) : { voters: [], learners: [] };
     this.ids = new IdGenerator(this.memberId, Date.now());
     this.requestTimeoutMs = 5000 + 2 * config.electionTimeoutMs;
-    this.driver = new SoloDriver(this.memberId, this.appliedIndex, () => this.backend.settled());
+    if (boot.kind === 'restart') boot.storage.setConfState(this.currentConfState);
+    const rawNode = new RawNode({
+      id: this.memberId,
+      electionTick: Math.max(2, Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs)),
+      heartbeatTick: 1,
+      storage: boot.storage,
+      applied: this.appliedIndex,
+      maxSizePerMsgBytes: 1024 * 1024,
+      maxInflightMsgs: 512,
+      checkQuorum: true,
+      preVote: true,
+      prng: new SeededPrng(config.raftSeed ?? randomBytes(8).readBigUInt64BE(0)),
+    });
+    if (boot.kind === 'new') {
+      rawNode.bootstrap(boot.initialMembers.map((m) => ({ id: m.id, context: encodeConfChangeContext({ member: m, isPromote: false }) })));
+    }
+    this.driver = new RaftNode({
+      memberId: this.memberId,
+      rawNode,
+      storage: boot.storage,
+      wal: boot.wal,
+      snapshotter: boot.snapshotter,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      electionTimeoutMs: config.electionTimeoutMs,
+      snapshotCount: config.snapshotCount,
+      log,
+    });
   }
 
-  static async start(config: ServerConfig, log: Logger, clock: Clock = systemClock): Promise<EtcdServer> {
-    const server = new EtcdServer(config, log, clock);
-    // The member's identity must be durable before it answers anyone.
-    await server.backend.commit();
-    await server.driver.start((entries) => server.applyEntries(entries));
-    server.becameLeader();
+  static async start(config: ServerConfig, log: Logger, options: StartOptions = {}): Promise<EtcdServer> {
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    const boot = await bootstrapRaft(config, options.join);
+    await EtcdServer.installPendingSnapshotDb(config, boot, log);
+    const server = new EtcdServer(config, log, options.clock ?? systemClock, boot);
+    await server.driver.start(server);
+    // A lone voter need not wait an election timeout to lead.
+    const voters = boot.kind === 'new' ? boot.initialMembers.length : server.currentConfState.voters.length;
+    if (voters === 1 && (boot.kind === 'new' || server.currentConfState.voters[0] === server.memberId)) server.driver.campaign();
     server.leaseExpiryTimer = setInterval(() => server.revokeExpiredLeases(), 500);
-    log.info({ memberId: server.memberId.toString(16), clusterId: server.clusterId.toString(16), revision: server.store.currentRev.toString(), appliedIndex: server.appliedIndex.toString() }, 'member started');
+    log.info({ memberId: server.memberId.toString(16), clusterId: server.clusterId.toString(16), boot: boot.kind, revision: server.store.currentRev.toString(), appliedIndex: server.appliedIndex.toString() }, 'member started');
     return server;
   }
 
-  /** Member and cluster ids: computed from the initial cluster on first start, then read back. */
-  private identity(fresh: boolean): { clusterId: bigint; memberId: bigint } {
-    const storedCluster = readU64(this.backend.get('meta', metaClusterId));
-    const storedMember = readU64(this.backend.get('meta', metaMemberId));
-    if (!fresh && storedCluster !== undefined && storedMember !== undefined) return { clusterId: storedCluster, memberId: storedMember };
-    const memberIds = [...this.config.initialCluster.values()].map((urls) => computeMemberId(urls, this.config.initialClusterToken));
-    const memberId = computeMemberId(this.config.initialAdvertisePeerUrls.map(urlText), this.config.initialClusterToken);
-    const clusterId = computeClusterId(memberIds);
-    this.backend.put('meta', metaClusterId, u64(clusterId));
-    this.backend.put('meta', metaMemberId, u64(memberId));
-    return { clusterId, memberId };
+  /**
+   * A crash between persisting a snapshot received from the leader and
+   * installing its database leaves the backend older than the snapshot:
+   * install the received database before anything reads the backend.
+   */
+  private static async installPendingSnapshotDb(config: ServerConfig, boot: RaftBoot, log: Logger): Promise<void> {
+    const snapIndex = boot.snapshot?.metadata?.index ?? 0n;
+    if (snapIndex === 0n) return;
+    const dbPath = backendPath(config);
+    let applied = 0n;
+    if (existsSync(dbPath)) {
+      const probe = Backend.open(dbPath);
+      applied = readU64(probe.get('meta', metaConsistentIndex)) ?? 0n;
+      await probe.close();
+    }
+    if (applied >= snapIndex) return;
+    const received = receivedSnapshotDbPath(config, snapIndex);
+    if (!existsSync(received)) throw new Error(`backend is at index ${applied} but the snapshot is at ${snapIndex} and its database ${received} is missing`);
+    log.warn({ index: snapIndex.toString() }, 'installing the snapshot database received before the last crash');
+    await rename(received, dbPath);
   }
 
   get term(): bigint {
@@ -116,6 +194,10 @@ export class EtcdServer {
 
   get committedIndex(): bigint {
     return this.driver.committedIndex;
+  }
+
+  get isLearner(): boolean {
+    return this.cluster.member(this.memberId)?.isLearner ?? false;
   }
 
   /** Fills the parts of a response header that the API layer owns (etcd's header.fill). */
@@ -194,11 +276,6 @@ export class EtcdServer {
     return { header: undefined, leases: this.lessor.ids().map((ID) => ({ ID })) };
   }
 
-  /** Leadership starts: leases start counting down (extended by an election timeout). */
-  private becameLeader(): void {
-    this.lessor.promote(this.config.electionTimeoutMs);
-  }
-
   /** Proposes the revocation of expired leases, at most the revoke rate per second. */
   private revokeExpiredLeases(): void {
     if (this.stopped || !this.lessor.isPrimary) return;
@@ -209,6 +286,96 @@ export class EtcdServer {
       this.propose({ leaseRevoke: { ID: id } })
         .catch((err: unknown) => this.log.warn({ err, lease: id.toString(16) }, 'failed to revoke expired lease'))
         .finally(() => this.revokesInFlight.delete(id));
+    }
+  }
+
+  // ---- membership ----
+
+  /** Adds a member (a voter, or a learner); its id mixes the URLs, the token and the time, as etcd's does. */
+  async memberAdd(peerUrls: string[], isLearner: boolean): Promise<{ member: MemberInfo; members: MemberInfo[] }> {
+    const urls = normalizePeerUrls(peerUrls);
+    const member: MemberInfo = { id: computeMemberId(urls, this.config.initialClusterToken, Math.floor(Date.now() / 1000)), name: '', peerUrls: urls, clientUrls: [], isLearner };
+    if (this.config.strictReconfigCheck && !isLearner) {
+      if (!this.cluster.isReadyToAddVoter()) throw new NotEnoughStartedMembersError();
+      if (!this.cluster.voters().every((m) => this.peerActive(m.id))) throw new UnhealthyError();
+    }
+    const result = await this.proposeConfChange({
+      type: isLearner ? ConfChangeType.ConfChangeAddLearnerNode : ConfChangeType.ConfChangeAddNode,
+      nodeId: member.id,
+      context: encodeConfChangeContext({ member, isPromote: false }),
+    });
+    if (result.error !== undefined) throw result.error;
+    return { member, members: result.members ?? this.cluster.list() };
+  }
+
+  async memberRemove(id: bigint): Promise<MemberInfo[]> {
+    const target = this.cluster.member(id);
+    if (target === undefined) throw new MemberNotFoundError();
+    if (this.config.strictReconfigCheck && !target.isLearner) this.mayRemoveVoter(id);
+    const result = await this.proposeConfChange({ type: ConfChangeType.ConfChangeRemoveNode, nodeId: id, context: Buffer.alloc(0) });
+    if (result.error !== undefined) throw result.error;
+    return result.members ?? this.cluster.list();
+  }
+
+  /**
+   * etcd's mayRemoveMember: a member that is down can always go; otherwise
+   * the members left must include a quorum that is started and connected.
+   */
+  private mayRemoveVoter(id: bigint): void {
+    if (!this.cluster.isReadyToRemoveVoter(id)) throw new NotEnoughStartedMembersError();
+    if (id !== this.memberId && !this.peerActive(id)) return;
+    const voters = this.cluster.voters();
+    const active = voters.filter((m) => this.peerActive(m.id)).length;
+    if (active - 1 < 1 + Math.floor((voters.length - 1) / 2)) throw new UnhealthyError();
+  }
+
+  async memberUpdate(id: bigint, peerUrls: string[]): Promise<MemberInfo[]> {
+    const existing = this.cluster.member(id);
+    if (existing === undefined) throw new MemberNotFoundError();
+    const urls = normalizePeerUrls(peerUrls);
+    const result = await this.proposeConfChange({
+      type: ConfChangeType.ConfChangeUpdateNode,
+      nodeId: id,
+      context: encodeConfChangeContext({ member: { ...existing, peerUrls: urls }, isPromote: false }),
+    });
+    if (result.error !== undefined) throw result.error;
+    return result.members ?? this.cluster.list();
+  }
+
+  /**
+   * Promotes a learner once it has caught up: its log must hold at least
+   * 90% of the leader's (only the leader knows, so only the leader decides).
+   */
+  async memberPromote(id: bigint): Promise<MemberInfo[]> {
+    const learner = this.cluster.member(id);
+    if (learner === undefined) throw new MemberNotFoundError();
+    if (!learner.isLearner) throw new MemberNotLearnerError();
+    if (!this.driver.isLeader) throw new NotLeaderError();
+    const progress = this.driver.status.progress;
+    const leaderMatch = progress?.get(this.memberId)?.match ?? 0n;
+    const learnerMatch = progress?.get(id)?.match ?? 0n;
+    if (Number(learnerMatch) < Number(leaderMatch) * 0.9) throw new LearnerNotReadyError();
+    if (this.config.strictReconfigCheck && !this.cluster.isReadyToPromote()) throw new NotEnoughStartedMembersError();
+    const result = await this.proposeConfChange({
+      type: ConfChangeType.ConfChangeAddNode,
+      nodeId: id,
+      context: encodeConfChangeContext({ member: { ...learner, isLearner: false }, isPromote: true }),
+    });
+    if (result.error !== undefined) throw result.error;
+    return result.members ?? this.cluster.list();
+  }
+
+  /** Hands leadership to another voter and waits until it leads (etcd's MoveLeader). */
+  async moveLeader(target: bigint): Promise<void> {
+    if (!this.driver.isLeader) throw new NotLeaderError();
+    const member = this.cluster.member(target);
+    if (member === undefined || member.isLearner) throw new BadLeaderTransfereeError();
+    if (target === this.memberId) return;
+    this.driver.transferLeadership(target);
+    const deadline = Date.now() + this.requestTimeoutMs;
+    while (this.driver.leaderId !== target) {
+      if (Date.now() > deadline || this.stopped) throw new TimeoutLeaderTransferError();
+      await new Promise((r) => setTimeout(r, this.config.heartbeatIntervalMs));
     }
   }
 
@@ -231,9 +398,20 @@ export class EtcdServer {
     const request: InternalRaftRequest = { ...body, header: { ID: id, username: '', authRevision: 0n } };
     const data = InternalRaftRequest.encode(request).finish();
     if (data.length > this.config.maxRequestBytes) throw new RequestTooLargeError();
+    return this.waitFor(id, () => this.driver.propose(data));
+  }
+
+  /** Proposes a configuration change and waits until it is applied here. */
+  async proposeConfChange(cc: Omit<ConfChange, 'id'>): Promise<ApplyResult> {
+    if (this.stopped) throw new StoppedError();
+    const id = this.ids.next();
+    return this.waitFor(id, () => this.driver.proposeConfChange({ ...cc, id }));
+  }
+
+  private async waitFor(id: bigint, propose: () => void): Promise<ApplyResult> {
     const done = this.waits.register(id);
     try {
-      this.driver.propose(data);
+      propose();
     } catch (err) {
       this.waits.fail(id, err as Error);
       return done;
@@ -246,12 +424,19 @@ export class EtcdServer {
     }
   }
 
-  /** Applies committed entries in order; acknowledges proposers once results are durable. */
-  private applyEntries(entries: Entry[]): void {
+  // ---- StateMachine (called by RaftNode) ----
+
+  /** Applies committed entries in log order; results go to the proposers waiting on this member. */
+  applyEntries(entries: Entry[]): void {
     const results: Array<[bigint, ApplyResult]> = [];
     for (const entry of entries) {
+      if (entry.index <= this.appliedIndex) continue;
       assert.equal(entry.index, this.appliedIndex + 1n, `apply out of order: ${entry.index} after ${this.appliedIndex}`);
-      if (entry.type === EntryType.EntryNormal && entry.data.length > 0) {
+      if (entry.type === EntryType.EntryConfChange) {
+        const cc = ConfChange.decode(entry.data);
+        const result = this.applyConfChangeEntry(cc);
+        if (this.waits.isRegistered(cc.id)) results.push([cc.id, result]);
+      } else if (entry.data.length > 0) {
         const request = InternalRaftRequest.decode(entry.data);
         const result = this.applier.apply(request);
         if (result.error !== undefined) this.counters.proposalsFailed++;
@@ -263,17 +448,110 @@ export class EtcdServer {
     this.counters.applyBatches++;
     // The applied index goes into the same backend transaction as the data it covers.
     this.backend.put('meta', metaConsistentIndex, u64(this.appliedIndex));
-    const committed = this.backend.commit();
-    const acknowledge = (): void => {
-      for (const [id, result] of results) this.waits.trigger(id, result);
-      this.notifyApplied();
-    };
-    if (this.driver.entriesDurableBeforeApply) {
-      acknowledge();
-      committed.catch((err: unknown) => this.fatal('backend commit failed', err));
-    } else {
-      committed.then(acknowledge, (err: unknown) => this.fatal('backend commit failed', err));
+    this.backend.commit().catch((err: unknown) => this.fatal('backend commit failed', err));
+    for (const [id, result] of results) this.waits.trigger(id, result);
+    this.notifyApplied();
+  }
+
+  /**
+   * Applies one committed configuration change: validated again against the
+   * applied membership (a change that became invalid is applied as a no-op,
+   * so every member still consumes the entry), then stored with the new
+   * Raft configuration in the same backend transaction.
+   */
+  private applyConfChangeEntry(cc: ConfChange): ApplyResult {
+    let error: Error | undefined;
+    try {
+      this.cluster.validate(cc);
+    } catch (err) {
+      error = err as Error;
     }
+    const applied = error === undefined ? cc : { ...cc, nodeId: 0n };
+    if (error === undefined) this.cluster.apply(cc);
+    this.currentConfState = this.driver.applyConfChange(applied);
+    this.backend.put('meta', metaConfState, Buffer.from(ConfState.encode(this.currentConfState).finish()));
+    if (error !== undefined) return { error: error as never };
+    this.onMembershipChange?.(this.cluster.list());
+    if (cc.type === ConfChangeType.ConfChangeRemoveNode && cc.nodeId === this.memberId) {
+      this.log.warn('this member has been permanently removed from the cluster; shutting down');
+      setImmediate(() => this.onRemoved?.());
+    }
+    return { members: this.cluster.list() };
+  }
+
+  async applySnapshot(snapshot: Snapshot): Promise<void> {
+    const index = snapshot.metadata!.index;
+    const received = receivedSnapshotDbPath(this.config, index);
+    assert.ok(existsSync(received), `snapshot database for index ${index} was not received`);
+    await this.store.compactionsSettled();
+    await this.backend.close();
+    await rename(received, backendPath(this.config));
+    this.backend = Backend.open(backendPath(this.config));
+    this.store.restoreFrom(this.backend);
+    this.lessor.reload(this.backend);
+    this.store.reattachLeases();
+    this.cluster.reload(this.backend);
+    const applied = readU64(this.backend.get('meta', metaConsistentIndex)) ?? 0n;
+    assert.equal(applied, index, `snapshot database is at index ${applied}, the snapshot at ${index}`);
+    this.appliedIndex = applied;
+    const storedConf = this.backend.get('meta', metaConfState);
+    if (storedConf !== undefined) this.currentConfState = ConfState.decode(storedConf);
+    this.onMembershipChange?.(this.cluster.list());
+    this.log.info({ index: index.toString(), revision: this.store.currentRev.toString() }, 'installed snapshot from leader');
+    this.notifyApplied();
+  }
+
+  onLeaderChange(leader: bigint, isLeader: boolean): void {
+    if (isLeader) this.lessor.promote(this.config.electionTimeoutMs);
+    else this.lessor.demote();
+    if (leader !== 0n) this.maybePublish();
+  }
+
+  backendSettled(): Promise<void> {
+    return this.backend.commit();
+  }
+
+  confState(): ConfState {
+    return this.currentConfState;
+  }
+
+  /**
+   * Publishes this member's name and client URLs through the log (etcd's
+   * publish), retrying until it is applied, so `member list` shows them.
+   */
+  private maybePublish(): void {
+    if (this.published || this.publishing || this.stopped) return;
+    const self = this.cluster.member(this.memberId);
+    const clientUrls = this.config.advertiseClientUrls.map(urlText);
+    if (self !== undefined && self.name === this.config.name && JSON.stringify(self.clientUrls) === JSON.stringify(clientUrls)) {
+      this.markPublished();
+      return;
+    }
+    this.publishing = true;
+    this.propose({ memberAttributes: { memberId: this.memberId, name: this.config.name, clientUrls } })
+      .then((r) => {
+        if (r.error === undefined) this.markPublished();
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        this.publishing = false;
+        if (!this.published && !this.stopped) setTimeout(() => this.maybePublish(), 500);
+      });
+  }
+
+  private markPublished(): void {
+    this.published = true;
+    for (const w of this.readyWaiters.splice(0)) w();
+  }
+
+  /**
+   * Resolves once the member has joined the cluster's log and published its
+   * attributes (etcd's ReadyNotify): only then does it serve clients, so a
+   * client never meets a member that has not yet seen a leader.
+   */
+  ready(): Promise<void> {
+    if (this.published) return Promise.resolve();
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
   }
 
   private notifyApplied(): void {
@@ -294,8 +572,16 @@ export class EtcdServer {
   /** Waits until every write acknowledged before this call is visible locally. */
   async linearizableReadBarrier(): Promise<void> {
     if (this.stopped) throw new StoppedError();
-    const index = await this.driver.readIndex();
-    await this.waitApplied(index);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TimeoutError()), this.requestTimeoutMs);
+    });
+    try {
+      const index = await Promise.race([this.driver.readIndex(), timeout]);
+      await Promise.race([this.waitApplied(index), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private fatal(what: string, err: unknown): never {

@@ -62,12 +62,24 @@ export class Lessor implements LeaseKeyTracker {
   private primary = false;
 
   constructor(
-    private readonly backend: Backend,
+    private backend: Backend,
     private readonly store: KVStore,
     private readonly clock: Clock,
     readonly minTtlSeconds: bigint,
   ) {
     this.restore();
+  }
+
+  /** Reloads every lease from another backend (snapshot install); keys are re-attached by the store. */
+  reload(backend: Backend): void {
+    this.backend = backend;
+    for (const lease of this.leases.values()) lease.markRevoked();
+    this.leases.clear();
+    this.keyLease.clear();
+    this.restore();
+    const wasPrimary = this.primary;
+    this.primary = false;
+    if (wasPrimary) this.promote(0);
   }
 
   /** Loads leases from the backend at startup; keys are re-attached by KVStore.reattachLeases. */

@@ -201,6 +201,16 @@ export class Backend {
     return pages * pageSize;
   }
 
+  /**
+   * Writes a consistent copy of the committed database to `path` (LMDB's
+   * env copy runs in its own read transaction), after committing every write
+   * made so far. With `compact`, free pages are left out (defragmentation).
+   */
+  async backup(path: string, compact = false): Promise<void> {
+    await this.commit();
+    await this.env.backup(path, compact);
+  }
+
   async close(): Promise<void> {
     await this.commit();
     await this.env.close();

@@ -37,6 +37,8 @@ export interface LeaseKeyTracker {
 export interface WriteObserver {
   onWrite(rev: bigint, events: Event[]): void;
   onCompact?(rev: bigint): void;
+  /** The whole store was replaced (a snapshot from the leader was installed). */
+  onRestore?(): void;
 }
 
 export interface RangeOptions {
@@ -60,15 +62,29 @@ const metaKeys = {
 };
 
 export class KVStore {
-  readonly index = new TreeIndex();
+  index = new TreeIndex();
   currentRev = 1n;
   compactMainRev = -1n;
   private leases: LeaseKeyTracker | undefined;
   private readonly observers: WriteObserver[] = [];
   private compacting: Promise<void> = Promise.resolve();
 
-  constructor(readonly backend: Backend) {
+  constructor(public backend: Backend) {
     this.restore();
+  }
+
+  /**
+   * Replaces the whole store with another backend's contents (installing a
+   * snapshot received from the leader). Observers stay attached and are told.
+   */
+  restoreFrom(backend: Backend): void {
+    this.backend = backend;
+    this.index = new TreeIndex();
+    this.currentRev = 1n;
+    this.compactMainRev = -1n;
+    this.compacting = Promise.resolve();
+    this.restore();
+    for (const o of this.observers) o.onRestore?.();
   }
 
   setLeaseTracker(leases: LeaseKeyTracker): void {

@@ -1,0 +1,378 @@
+import assert from 'node:assert/strict';
+import { EntryType, MessageType, type ConfChange, type ConfState, type Entry, type HardState, type Message, type Snapshot } from '../../proto/gen/etcdtspb/raft.js';
+import { RawNode, type Ready, type SoftState, type MemoryStorage, isEmptySnapshot, ProposalDroppedError } from '../raft/index.js';
+import type { Wal } from '../wal/wal.js';
+import type { Snapshotter } from '../wal/snapshotter.js';
+import type { ConsensusDriver } from './driver.js';
+import { LeaderChangedError, NoLeaderError, StoppedError } from './errors.js';
+import { failpoint } from '../failpoint.js';
+import type { Logger } from '../logger.js';
+import { snapshotCatchUpEntries } from '../constants.js';
+
+/** What the driver needs from the member's state machine. */
+export interface StateMachine {
+  /** Applies committed entries in log order, synchronously (conf changes included). */
+  applyEntries(entries: Entry[]): void;
+  /** Replaces the state machine with a snapshot received from the leader (its db is on disk). */
+  applySnapshot(snapshot: Snapshot): Promise<void>;
+  /** Leadership changed (or a first leader was seen). */
+  onLeaderChange(leader: bigint, isLeader: boolean): void;
+  /** Resolves when every applied change is durable in the backend. */
+  backendSettled(): Promise<void>;
+  readonly appliedIndex: bigint;
+  /** The configuration as of the applied index. */
+  confState(): ConfState;
+}
+
+/** What the driver needs from the peer transport. Sending never blocks and never throws. */
+export interface RaftTransport {
+  send(msgs: Message[]): void;
+  /** Streams the member's database for a MsgSnap; calls back with the outcome. */
+  sendSnapshot(msg: Message): void;
+}
+
+export interface RaftNodeOptions {
+  memberId: bigint;
+  rawNode: RawNode;
+  storage: MemoryStorage;
+  wal: Wal;
+  snapshotter: Snapshotter;
+  heartbeatIntervalMs: number;
+  electionTimeoutMs: number;
+  snapshotCount: number;
+  log: Logger;
+}
+
+/**
+ * The member's Raft driver: it owns the RawNode and all of its I/O, and
+ * handles each Ready in the order the RawNode contract prescribes
+ * (src/server/raft/rawnode.ts): snapshot, then entries and hard state to the
+ * WAL (fsync), messages (the leader sends before its own write, followers
+ * after), apply, advance. One loop handles one Ready at a time; proposals,
+ * messages and ticks that arrive meanwhile accumulate in the RawNode and go
+ * out together in the next Ready: group commit, one fsync for many requests.
+ *
+ * Committed entries are applied only once they are durable in this member's
+ * WAL too (entries persisted by an earlier Ready are applied at once, the
+ * rest after this Ready's fsync), so a crash never leaves the state machine
+ * ahead of the log.
+ */
+export class RaftNode implements ConsensusDriver {
+  readonly entriesDurableBeforeApply = true;
+  term = 0n;
+  leaderId = 0n;
+  private raftState: SoftState['raftState'] = 'follower';
+  private readonly rn: RawNode;
+  private sm: StateMachine | undefined;
+  private transport: RaftTransport | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private loopRunning = false;
+  private kickScheduled = false;
+  private stopped = false;
+  /** Last index durable in the WAL. */
+  private persistedIndex: bigint;
+  /** Index of the last raft snapshot taken here. */
+  private snapshotIndex: bigint;
+  private snapshotting = false;
+  private readonly readWaiters: Array<{ resolve: (index: bigint) => void; reject: (err: Error) => void }> = [];
+  private readonly readsInFlight = new Map<string, Array<{ resolve: (index: bigint) => void; reject: (err: Error) => void }>>();
+  private readSeq = 0n;
+  private readTimer: NodeJS.Timeout | undefined;
+  /** Counters the metrics endpoint will read. */
+  readonly counters = { readies: 0, walSaves: 0, entriesPersisted: 0, messagesSent: 0, leaderChanges: 0, snapshotsTaken: 0 };
+
+  constructor(private readonly options: RaftNodeOptions) {
+    this.rn = options.rawNode;
+    this.persistedIndex = options.storage.lastIndex();
+    this.snapshotIndex = options.storage.snapshot().metadata?.index ?? 0n;
+    const status = this.rn.basicStatus();
+    this.term = status.term;
+  }
+
+  get committedIndex(): bigint {
+    return this.rn.basicStatus().commit;
+  }
+
+  get isLeader(): boolean {
+    return this.raftState === 'leader';
+  }
+
+  get status() {
+    return this.rn.status();
+  }
+
+  setTransport(transport: RaftTransport): void {
+    this.transport = transport;
+  }
+
+  async start(apply: StateMachine | ((entries: Entry[]) => void)): Promise<void> {
+    assert.ok(typeof apply !== 'function', 'RaftNode needs a full StateMachine');
+    this.sm = apply;
+    this.tickTimer = setInterval(() => this.tick(), this.options.heartbeatIntervalMs);
+    this.kick();
+  }
+
+  /** Campaigns at once (a single-member cluster need not wait an election timeout). */
+  campaign(): void {
+    this.rn.campaign();
+    this.kick();
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    this.rn.tick();
+    this.kick();
+  }
+
+  /** Hands a message from a peer to Raft. */
+  step(msg: Message): void {
+    if (this.stopped) return;
+    this.rn.step(msg);
+    this.kick();
+  }
+
+  reportUnreachable(id: bigint): void {
+    if (this.stopped) return;
+    this.rn.reportUnreachable(id);
+    this.kick();
+  }
+
+  reportSnapshot(id: bigint, ok: boolean): void {
+    if (this.stopped) return;
+    this.rn.reportSnapshot(id, ok);
+    this.kick();
+  }
+
+  propose(data: Uint8Array): void {
+    if (this.stopped) throw new StoppedError();
+    try {
+      this.rn.propose(data);
+    } catch (err) {
+      if (err instanceof ProposalDroppedError) throw this.leaderId === 0n ? new NoLeaderError() : new LeaderChangedError();
+      throw err;
+    }
+    this.kick();
+  }
+
+  proposeConfChange(cc: ConfChange): void {
+    if (this.stopped) throw new StoppedError();
+    try {
+      this.rn.proposeConfChange(cc);
+    } catch (err) {
+      if (err instanceof ProposalDroppedError) throw this.leaderId === 0n ? new NoLeaderError() : new LeaderChangedError();
+      throw err;
+    }
+    this.kick();
+  }
+
+  applyConfChange(cc: ConfChange): ConfState {
+    return this.rn.applyConfChange(cc);
+  }
+
+  transferLeadership(to: bigint): void {
+    this.rn.transferLeader(to);
+    this.kick();
+  }
+
+  /**
+   * A linearizable read barrier (ReadIndex): concurrent callers share one
+   * round of heartbeats. Resolves with the commit index reads must wait for.
+   */
+  readIndex(): Promise<bigint> {
+    if (this.stopped) return Promise.reject(new StoppedError());
+    return new Promise((resolve, reject) => {
+      this.readWaiters.push({ resolve, reject });
+      if (this.readTimer === undefined) this.readTimer = setTimeout(() => this.flushReads(), 0);
+    });
+  }
+
+  private flushReads(): void {
+    this.readTimer = undefined;
+    if (this.readWaiters.length === 0) return;
+    if (this.leaderId === 0n) {
+      // Without a leader no read can be confirmed; fail fast so clients try another member.
+      for (const w of this.readWaiters.splice(0)) w.reject(new NoLeaderError());
+      return;
+    }
+    const ctx = Buffer.alloc(8);
+    ctx.writeBigUInt64BE(++this.readSeq);
+    const key = ctx.toString('hex');
+    const batch = this.readWaiters.splice(0);
+    this.readsInFlight.set(key, batch);
+    this.rn.readIndex(ctx);
+    this.kick();
+    // A read request can be lost (leader change, dropped message): retry it.
+    setTimeout(() => {
+      const pending = this.readsInFlight.get(key);
+      if (pending === undefined || this.stopped) return;
+      this.readsInFlight.delete(key);
+      this.readWaiters.push(...pending);
+      if (this.readTimer === undefined) this.readTimer = setTimeout(() => this.flushReads(), 0);
+    }, this.options.electionTimeoutMs);
+  }
+
+  private kick(): void {
+    if (this.loopRunning || this.kickScheduled || this.stopped) return;
+    this.kickScheduled = true;
+    setImmediate(() => {
+      this.kickScheduled = false;
+      void this.runLoop();
+    });
+  }
+
+  private async runLoop(): Promise<void> {
+    if (this.loopRunning || this.stopped) return;
+    this.loopRunning = true;
+    try {
+      while (!this.stopped && this.rn.hasReady()) {
+        const rd = this.rn.ready();
+        await this.handleReady(rd);
+        this.rn.advance();
+        this.counters.readies++;
+        this.maybeSnapshot();
+      }
+    } catch (err) {
+      this.options.log.fatal({ err }, 'raft loop failed');
+      process.exit(1);
+    } finally {
+      this.loopRunning = false;
+    }
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    const sm = this.sm!;
+    if (rd.softState !== undefined) this.onSoftState(rd.softState);
+    if (rd.hardState !== undefined) this.term = rd.hardState.term;
+    const snapshot = rd.snapshot !== undefined && !isEmptySnapshot(rd.snapshot) ? rd.snapshot : undefined;
+    if (snapshot !== undefined) await this.persistSnapshot(snapshot);
+    const leader = this.isLeader;
+    if (leader) {
+      failpoint('raftBeforeLeaderSend');
+      this.send(rd.messages);
+    }
+    const durableBefore = this.persistedIndex;
+    const save = rd.entries.length > 0 || rd.hardState !== undefined ? this.persist(rd.hardState, rd.entries) : undefined;
+    if (snapshot !== undefined) {
+      failpoint('raftBeforeApplySnap');
+      await sm.applySnapshot(snapshot);
+      failpoint('raftAfterApplySnap');
+    }
+    // Entries durable before this Ready can be applied while the WAL writes the new ones.
+    const early = rd.committedEntries.filter((e) => e.index <= durableBefore);
+    const late = rd.committedEntries.slice(early.length);
+    if (early.length > 0) sm.applyEntries(early);
+    if (save !== undefined) await save;
+    if (rd.entries.length > 0) this.options.storage.append(rd.entries);
+    if (rd.hardState !== undefined) this.options.storage.setHardState(rd.hardState);
+    if (!leader) {
+      failpoint('raftBeforeFollowerSend');
+      this.send(rd.messages);
+    }
+    if (late.length > 0) sm.applyEntries(late);
+    for (const rs of rd.readStates) {
+      const key = rs.requestCtx.toString('hex');
+      const waiters = this.readsInFlight.get(key);
+      if (waiters === undefined) continue;
+      this.readsInFlight.delete(key);
+      for (const w of waiters) w.resolve(rs.index);
+    }
+  }
+
+  private async persist(hardState: HardState | undefined, entries: Entry[]): Promise<void> {
+    failpoint('raftBeforeSave');
+    await this.options.wal.save(hardState, entries);
+    failpoint('raftAfterSave');
+    this.counters.walSaves++;
+    this.counters.entriesPersisted += entries.length;
+    if (entries.length > 0) this.persistedIndex = entries[entries.length - 1]!.index;
+  }
+
+  private async persistSnapshot(snapshot: Snapshot): Promise<void> {
+    const meta = snapshot.metadata!;
+    failpoint('raftBeforeSaveSnap');
+    await this.options.snapshotter.save(snapshot);
+    await this.options.wal.saveSnapshot({ index: meta.index, term: meta.term, confState: meta.confState });
+    failpoint('raftAfterSaveSnap');
+    this.options.storage.applySnapshot(snapshot);
+    if (meta.index > this.persistedIndex) this.persistedIndex = meta.index;
+    this.snapshotIndex = meta.index;
+  }
+
+  private send(messages: Message[]): void {
+    if (messages.length === 0 || this.transport === undefined) return;
+    const regular: Message[] = [];
+    for (const m of messages) {
+      if (m.type === MessageType.MsgSnap) this.transport.sendSnapshot(m);
+      else regular.push(m);
+    }
+    this.counters.messagesSent += regular.length;
+    if (regular.length > 0) this.transport.send(regular);
+  }
+
+  private onSoftState(soft: SoftState): void {
+    const wasLeader = this.raftState === 'leader';
+    this.raftState = soft.raftState;
+    if (soft.lead !== this.leaderId || wasLeader !== this.isLeader) {
+      this.counters.leaderChanges++;
+      this.leaderId = soft.lead;
+      this.options.log.info({ leader: soft.lead.toString(16), state: soft.raftState, term: this.term.toString() }, 'leadership changed');
+      if (!this.isLeader && this.leaderId !== 0n) {
+        // Reads waiting on a previous leader must be retried against the new one.
+        for (const [key, waiters] of this.readsInFlight) {
+          this.readsInFlight.delete(key);
+          this.readWaiters.push(...waiters);
+        }
+        if (this.readWaiters.length > 0 && this.readTimer === undefined) this.readTimer = setTimeout(() => this.flushReads(), 0);
+      }
+      this.sm?.onLeaderChange(this.leaderId, this.isLeader);
+    }
+  }
+
+  /**
+   * Every --snapshot-count applied entries: a Raft snapshot at the applied
+   * index (the backend already holds the data; the snapshot records the
+   * index, term and configuration), then the log before it is compacted
+   * (keeping some entries for slow followers) and old WAL segments released.
+   */
+  private maybeSnapshot(): void {
+    const sm = this.sm!;
+    const applied = sm.appliedIndex;
+    if (this.snapshotting || applied - this.snapshotIndex <= BigInt(this.options.snapshotCount)) return;
+    this.snapshotting = true;
+    void (async () => {
+      try {
+        // The WAL may only drop entries the backend has made durable.
+        await sm.backendSettled();
+        const storage = this.options.storage;
+        if (applied <= storage.snapshot().metadata!.index) return;
+        const snap = storage.createSnapshot(applied, sm.confState(), Buffer.alloc(0));
+        await this.options.snapshotter.save(snap);
+        await this.options.wal.saveSnapshot({ index: applied, term: snap.metadata!.term, confState: snap.metadata!.confState });
+        const compactTo = applied > BigInt(snapshotCatchUpEntries) ? applied - BigInt(snapshotCatchUpEntries) : 1n;
+        if (compactTo > storage.firstIndex()) storage.compact(compactTo);
+        await this.options.wal.releaseLockTo(applied);
+        this.snapshotIndex = applied;
+        this.counters.snapshotsTaken++;
+        this.options.log.info({ index: applied.toString() }, 'saved snapshot');
+      } catch (err) {
+        this.options.log.error({ err }, 'failed to save snapshot');
+      } finally {
+        this.snapshotting = false;
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.tickTimer);
+    clearTimeout(this.readTimer);
+    for (const w of this.readWaiters.splice(0)) w.reject(new StoppedError());
+    for (const [, waiters] of this.readsInFlight) for (const w of waiters) w.reject(new StoppedError());
+    this.readsInFlight.clear();
+    while (this.loopRunning) await new Promise((r) => setTimeout(r, 5));
+    await this.options.wal.close();
+  }
+}
+
+export { EntryType };
