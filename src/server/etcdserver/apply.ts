@@ -1,5 +1,9 @@
 import type { InternalRaftRequest } from '../../proto/gen/etcdtspb/internal.js';
-import type { CompactionResponse, DeleteRangeResponse, LeaseGrantResponse, LeaseRevokeResponse, PutResponse, TxnResponse } from '../../proto/gen/etcdserverpb/rpc.js';
+import type { AlarmResponse, CompactionResponse, DeleteRangeResponse, LeaseGrantResponse, LeaseRevokeResponse, PutResponse, TxnResponse } from '../../proto/gen/etcdserverpb/rpc.js';
+import { AlarmRequest_AlarmAction } from '../../proto/gen/etcdserverpb/rpc.js';
+import type { AlarmStore } from './alarms.js';
+import type { BackendQuota } from './quota.js';
+import { NoSpaceError } from './errors.js';
 import type { Lessor } from '../lease/lessor.js';
 import type { MemberInfo, RaftCluster } from '../membership/cluster.js';
 import type { KVStore } from '../mvcc/kvstore.js';
@@ -7,7 +11,7 @@ import { OperatingError } from '../operating-error.js';
 import { applyDeleteRange, applyPut, applyTxn, header, type LeaseLookup } from './apply-kv.js';
 import { failpoint } from '../failpoint.js';
 
-export type ApplyResponse = PutResponse | DeleteRangeResponse | TxnResponse | CompactionResponse | LeaseGrantResponse | LeaseRevokeResponse;
+export type ApplyResponse = PutResponse | DeleteRangeResponse | TxnResponse | CompactionResponse | LeaseGrantResponse | LeaseRevokeResponse | AlarmResponse;
 
 export interface ApplyResult {
   response?: ApplyResponse;
@@ -38,6 +42,8 @@ export class Applier {
   leases: LeaseLookup | undefined;
   lessor: Lessor | undefined;
   cluster: RaftCluster | undefined;
+  alarms: AlarmStore | undefined;
+  quota: BackendQuota | undefined;
 
   constructor(private readonly store: KVStore) {}
 
@@ -49,7 +55,11 @@ export class Applier {
     failpoint('applyBeforeRequest');
     try {
       for (const guard of this.guards) guard.check(req);
-      return this.applyToStore(req);
+      const result = this.applyToStore(req);
+      // Over quota: the write is applied (state stays identical on every
+      // member) but answered with NOSPACE, and the member raises the alarm.
+      if (result.error === undefined && this.quota !== undefined && !this.quota.available(req)) return { error: new NoSpaceError() };
+      return result;
     } catch (err) {
       if (err instanceof OperatingError) return { error: err };
       throw err;
@@ -92,6 +102,19 @@ export class Applier {
     if (req.leaseCheckpoint !== undefined && this.lessor !== undefined) {
       for (const c of req.leaseCheckpoint.checkpoints) this.lessor.checkpoint(c.ID, c.remainingTTL);
       return { response: { header: header(this.store.currentRev) } };
+    }
+    if (req.alarm !== undefined && this.alarms !== undefined) {
+      const a = req.alarm;
+      const response: AlarmResponse = { header: header(this.store.currentRev), alarms: [] };
+      if (a.action === AlarmRequest_AlarmAction.GET) response.alarms = this.alarms.get(a.alarm);
+      else if (a.action === AlarmRequest_AlarmAction.ACTIVATE) {
+        const raised = this.alarms.activate(a.memberID, a.alarm);
+        if (raised !== undefined) response.alarms.push(raised);
+      } else if (a.action === AlarmRequest_AlarmAction.DEACTIVATE) {
+        const cleared = this.alarms.deactivate(a.memberID, a.alarm);
+        if (cleared !== undefined) response.alarms.push(cleared);
+      }
+      return { response };
     }
     if (req.memberAttributes !== undefined && this.cluster !== undefined) {
       const a = req.memberAttributes;

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import * as limits from '../constants.js';
+import { parseRetention } from './compactor.js';
 
 /**
  * A member's configuration: etcd's flag names and meanings (etcd 3.4
@@ -124,6 +125,11 @@ export function buildServerConfig(raw: RawServerFlags): ServerConfig {
   }
   if (raw.autoCompactionMode !== 'periodic' && raw.autoCompactionMode !== 'revision') {
     throw new ConfigError(`--auto-compaction-mode: unknown mode "${raw.autoCompactionMode}" (want periodic or revision)`);
+  }
+  try {
+    parseRetention(raw.autoCompactionMode, raw.autoCompactionRetention);
+  } catch (err) {
+    throw new ConfigError(`--auto-compaction-retention: ${(err as Error).message}`);
   }
   const logLevels = ['debug', 'info', 'warn', 'error', 'panic', 'fatal'] as const;
   const logLevel = logLevels.find((l) => l === raw.logLevel);

@@ -77,6 +77,7 @@ export class RaftNode implements ConsensusDriver {
   private readonly readWaiters: Array<{ resolve: (index: bigint) => void; reject: (err: Error) => void }> = [];
   private readonly readsInFlight = new Map<string, Array<{ resolve: (index: bigint) => void; reject: (err: Error) => void }>>();
   private readSeq = 0n;
+  private readonly exclusiveTasks: Array<() => Promise<void>> = [];
   private readTimer: NodeJS.Timeout | undefined;
   /** Counters the metrics endpoint will read. */
   readonly counters = { readies: 0, walSaves: 0, entriesPersisted: 0, messagesSent: 0, leaderChanges: 0, snapshotsTaken: 0 };
@@ -211,6 +212,20 @@ export class RaftNode implements ConsensusDriver {
     }, this.options.electionTimeoutMs);
   }
 
+  /**
+   * Runs `fn` between two Readys, while nothing is applied: for work that
+   * replaces or rewrites the backend (defragmentation) and must not race
+   * with the apply path. Ticks and messages keep arriving and are handled
+   * in the next Ready, so a short task costs no election.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.stopped) return Promise.reject(new StoppedError());
+    return new Promise<T>((resolve, reject) => {
+      this.exclusiveTasks.push(() => fn().then(resolve, reject));
+      this.kick();
+    });
+  }
+
   private kick(): void {
     if (this.loopRunning || this.kickScheduled || this.stopped) return;
     this.kickScheduled = true;
@@ -224,7 +239,12 @@ export class RaftNode implements ConsensusDriver {
     if (this.loopRunning || this.stopped) return;
     this.loopRunning = true;
     try {
-      while (!this.stopped && this.rn.hasReady()) {
+      while (!this.stopped && (this.rn.hasReady() || this.exclusiveTasks.length > 0)) {
+        const task = this.exclusiveTasks.shift();
+        if (task !== undefined) {
+          await task();
+          continue;
+        }
         const rd = this.rn.ready();
         await this.handleReady(rd);
         this.rn.advance();

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { InternalRaftRequest } from '../../proto/gen/etcdtspb/internal.js';
 import { ConfChange, ConfChangeType, ConfState, EntryType, type Entry, type Snapshot } from '../../proto/gen/etcdtspb/raft.js';
+import { AlarmRequest_AlarmAction, AlarmType, type AlarmRequest, type AlarmResponse, type HashKVResponse } from '../../proto/gen/etcdserverpb/rpc.js';
 import type {
   CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, LeaseGrantRequest, LeaseGrantResponse,
   LeaseLeasesResponse, LeaseRevokeRequest, LeaseRevokeResponse, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse,
@@ -29,6 +30,11 @@ import { bootstrapRaft, snapDir, type RaftBoot } from './bootstrap.js';
 import { RawNode, SeededPrng } from '../raft/index.js';
 import type { Logger } from '../logger.js';
 import { applyCommitGapMax, leaseRevokesPerSecondMax } from '../constants.js';
+import { AlarmStore, alarmText } from './alarms.js';
+import { BackendQuota, CappedGuard } from './quota.js';
+import { NoSpaceError } from './errors.js';
+import { hashBackend, hashKV } from '../mvcc/hash.js';
+import { Compactor } from './compactor.js';
 
 const metaConsistentIndex = Buffer.from('consistent_index');
 const metaConfState = Buffer.from('conf_state');
@@ -72,11 +78,14 @@ export interface StartOptions {
  * ReadIndex barrier (linearizable) or at once (serializable).
  */
 export class EtcdServer implements StateMachine {
-  backend: Backend;
+  readonly backend: Backend;
   readonly store: KVStore;
   readonly applier: Applier;
   readonly lessor: Lessor;
   readonly cluster: RaftCluster;
+  readonly alarms: AlarmStore;
+  readonly quota: BackendQuota;
+  private compactor: Compactor | undefined;
   readonly clusterId: bigint;
   readonly memberId: bigint;
   appliedIndex: bigint;
@@ -114,6 +123,11 @@ export class EtcdServer implements StateMachine {
     this.applier.leases = this.lessor;
     this.applier.lessor = this.lessor;
     this.applier.cluster = this.cluster;
+    this.alarms = new AlarmStore(this.backend);
+    this.quota = new BackendQuota(this.backend, config.quotaBackendBytes);
+    this.applier.alarms = this.alarms;
+    this.applier.quota = this.quota;
+    this.applier.addGuard(new CappedGuard(this.alarms));
     this.appliedIndex = readU64(this.backend.get('meta', metaConsistentIndex)) ?? 0n;
     const storedConf = this.backend.get('meta', metaConfState);
     this.currentConfState = storedConf !== undefined ? ConfState.decode(storedConf) : { voters: [], learners: [] };
@@ -158,6 +172,8 @@ export class EtcdServer implements StateMachine {
     const voters = boot.kind === 'new' ? boot.initialMembers.length : server.currentConfState.voters.length;
     if (voters === 1 && (boot.kind === 'new' || server.currentConfState.voters[0] === server.memberId)) server.driver.campaign();
     server.leaseExpiryTimer = setInterval(() => server.revokeExpiredLeases(), 500);
+    server.compactor = Compactor.fromConfig(config, server);
+    server.compactor?.start();
     log.info({ memberId: server.memberId.toString(16), clusterId: server.clusterId.toString(16), boot: boot.kind, revision: server.store.currentRev.toString(), appliedIndex: server.appliedIndex.toString() }, 'member started');
     return server;
   }
@@ -218,7 +234,24 @@ export class EtcdServer implements StateMachine {
   }
 
   async put(r: PutRequest): Promise<PutResponse> {
+    this.checkQuota({ put: r });
     return (await this.proposeAndWait({ put: r })) as PutResponse;
+  }
+
+  /**
+   * Refuses a write that would take the database past its quota before it is
+   * proposed, and raises the NOSPACE alarm (etcd's quotaKVServer).
+   */
+  private checkQuota(req: Pick<InternalRaftRequest, 'put' | 'txn' | 'leaseGrant'>): void {
+    if (this.quota.available(req)) return;
+    this.raiseNoSpace();
+    throw new NoSpaceError();
+  }
+
+  private raiseNoSpace(): void {
+    if (this.alarms.get(AlarmType.NOSPACE).some((a) => a.memberID === this.memberId)) return;
+    this.log.warn({ quotaBytes: this.config.quotaBackendBytes, dbSize: this.backend.sizeBytes() }, 'database space exceeded; raising NOSPACE alarm');
+    this.propose({ alarm: { action: AlarmRequest_AlarmAction.ACTIVATE, memberID: this.memberId, alarm: AlarmType.NOSPACE } }).catch(() => undefined);
   }
 
   async deleteRange(r: DeleteRangeRequest): Promise<DeleteRangeResponse> {
@@ -230,6 +263,7 @@ export class EtcdServer implements StateMachine {
       if (!isTxnSerializable(r)) await this.linearizableReadBarrier();
       return applyTxn(this.store, r, this.applier.leases);
     }
+    this.checkQuota({ txn: r });
     return (await this.proposeAndWait({ txn: r })) as TxnResponse;
   }
 
@@ -248,6 +282,7 @@ export class EtcdServer implements StateMachine {
     // The proposer picks the id so that every member applies the same one.
     let id = r.ID;
     while (id === 0n) id = this.ids.next() & ((1n << 63n) - 1n);
+    this.checkQuota({ leaseGrant: r });
     return (await this.proposeAndWait({ leaseGrant: { ID: id, TTL: r.TTL } })) as LeaseGrantResponse;
   }
 
@@ -365,6 +400,52 @@ export class EtcdServer implements StateMachine {
     return result.members ?? this.cluster.list();
   }
 
+  // ---- maintenance ----
+
+  async alarm(r: AlarmRequest): Promise<AlarmResponse> {
+    return (await this.proposeAndWait({ alarm: r })) as AlarmResponse;
+  }
+
+  /** Alarm and health information for Status.errors, as etcd prints them. */
+  statusErrors(): string[] {
+    const errors: string[] = [];
+    if (this.leaderId === 0n) errors.push('etcdserver: no leader');
+    for (const a of this.alarms.get()) errors.push(alarmText(a));
+    return errors;
+  }
+
+  hashKV(rev: bigint): HashKVResponse {
+    const h = hashKV(this.store, rev);
+    return { header: { clusterId: 0n, memberId: 0n, revision: h.currentRev, raftTerm: 0n }, hash: h.hash, compactRevision: h.compactRev, hashRevision: h.hashRev };
+  }
+
+  async hash(): Promise<number> {
+    await this.backend.commit();
+    return hashBackend(this.backend);
+  }
+
+  /** Rewrites this member's database without free pages; no request is applied meanwhile. */
+  async defragment(): Promise<void> {
+    await this.driver.exclusive(async () => {
+      await this.store.compactionsSettled();
+      const { before, after } = await this.backend.defragment();
+      this.log.info({ before, after }, 'defragmented the backend');
+    });
+  }
+
+  /**
+   * A consistent copy of the database for Maintenance.Snapshot, taken while
+   * no request is applied; the caller streams it and removes it.
+   */
+  async snapshotCopy(path: string): Promise<{ revision: bigint }> {
+    let revision = 0n;
+    await this.driver.exclusive(async () => {
+      revision = this.store.currentRev;
+      await this.backend.backup(path, false);
+    });
+    return { revision };
+  }
+
   /** Hands leadership to another voter and waits until it leads (etcd's MoveLeader). */
   async moveLeader(target: bigint): Promise<void> {
     if (!this.driver.isLeader) throw new NotLeaderError();
@@ -440,6 +521,7 @@ export class EtcdServer implements StateMachine {
         const request = InternalRaftRequest.decode(entry.data);
         const result = this.applier.apply(request);
         if (result.error !== undefined) this.counters.proposalsFailed++;
+        if (result.error instanceof NoSpaceError) this.raiseNoSpace();
         if (request.header !== undefined && this.waits.isRegistered(request.header.ID)) results.push([request.header.ID, result]);
       }
       this.appliedIndex = entry.index;
@@ -484,13 +566,12 @@ export class EtcdServer implements StateMachine {
     const received = receivedSnapshotDbPath(this.config, index);
     assert.ok(existsSync(received), `snapshot database for index ${index} was not received`);
     await this.store.compactionsSettled();
-    await this.backend.close();
-    await rename(received, backendPath(this.config));
-    this.backend = Backend.open(backendPath(this.config));
+    await this.backend.replaceFile(received);
     this.store.restoreFrom(this.backend);
     this.lessor.reload(this.backend);
     this.store.reattachLeases();
     this.cluster.reload(this.backend);
+    this.alarms.reload();
     const applied = readU64(this.backend.get('meta', metaConsistentIndex)) ?? 0n;
     assert.equal(applied, index, `snapshot database is at index ${applied}, the snapshot at ${index}`);
     this.appliedIndex = applied;
@@ -593,6 +674,7 @@ export class EtcdServer implements StateMachine {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.leaseExpiryTimer);
+    this.compactor?.stop();
     await this.driver.stop();
     this.waits.failAll(new StoppedError());
     await this.store.compactionsSettled().catch(() => undefined);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, statSync, existsSync } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { failpoint } from '../failpoint.js';
@@ -36,7 +37,7 @@ export interface BackendOptions {
 }
 
 export class Backend {
-  private readonly env: RootDatabase<Buffer, Buffer>;
+  private env: RootDatabase<Buffer, Buffer>;
   private readonly dbs = new Map<Bucket, Database<Buffer, Buffer>>();
   private readonly overlay = new Map<string, PendingWrite>();
   private batch: PendingWrite[] = [];
@@ -45,10 +46,14 @@ export class Backend {
   /** Counters that metrics will read. */
   readonly stats = { commits: 0, writesCommitted: 0, commitMsTotal: 0 };
 
-  private constructor(readonly path: string, options: BackendOptions) {
+  private constructor(readonly path: string, private readonly options: BackendOptions) {
     if (!options.readOnly) mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    this.env = open<Buffer, Buffer>({
-      path,
+    this.env = this.openEnv();
+  }
+
+  private openEnv(): RootDatabase<Buffer, Buffer> {
+    const env = open<Buffer, Buffer>({
+      path: this.path,
       noSubdir: true,
       keyEncoding: 'binary',
       encoding: 'binary',
@@ -56,11 +61,42 @@ export class Backend {
       // Commit and fsync in the writer thread before resolving: a resolved
       // commit() is durable, which is what the apply loop's contract needs.
       overlappingSync: false,
-      readOnly: options.readOnly ?? false,
+      readOnly: this.options.readOnly ?? false,
     });
+    this.dbs.clear();
     for (const name of buckets) {
-      this.dbs.set(name, this.env.openDB<Buffer, Buffer>({ name, keyEncoding: 'binary', encoding: 'binary' }));
+      this.dbs.set(name, env.openDB<Buffer, Buffer>({ name, keyEncoding: 'binary', encoding: 'binary' }));
     }
+    return env;
+  }
+
+  /**
+   * Replaces the database file with another one (a compacted copy of itself
+   * after defragmentation, or a snapshot received from the leader) and
+   * reopens it, in place: every holder of this Backend keeps working with
+   * the new file. The caller must make sure nothing writes meanwhile.
+   */
+  async replaceFile(source: string): Promise<void> {
+    await this.commit();
+    assert.equal(this.overlay.size, 0, 'replacing the backend file with writes pending');
+    await this.env.close();
+    await rename(source, this.path);
+    this.env = this.openEnv();
+  }
+
+  /**
+   * Rewrites the database without its free pages (etcd's defrag): a compacted
+   * copy is written next to the file, then swapped in. Returns the sizes.
+   */
+  async defragment(): Promise<{ before: number; after: number }> {
+    const before = this.sizeBytes();
+    const tmp = `${this.path}.defrag`;
+    if (existsSync(tmp)) await rm(tmp, { force: true });
+    failpoint('defragBeforeCopy');
+    await this.backup(tmp, true);
+    failpoint('defragBeforeRename');
+    await this.replaceFile(tmp);
+    return { before, after: this.sizeBytes() };
   }
 
   static open(path: string, options: BackendOptions = {}): Backend {
