@@ -1,0 +1,209 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, readdirSync } from 'node:fs';
+import { copyFile, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { OperatingError } from '../operating-error.js';
+import { Backend } from '../mvcc/backend.js';
+import { hashBackend } from '../mvcc/hash.js';
+import { bytesToRevision } from '../mvcc/revision.js';
+import { readU64, u64 } from '../mvcc/kvstore.js';
+import { ConfState, EntryType } from '../../proto/gen/etcdtspb/raft.js';
+import { Wal } from '../wal/wal.js';
+import { Snapshotter } from '../wal/snapshotter.js';
+import { computeClusterId, computeMemberId } from '../membership/ids.js';
+import { idKey, memberToWire, type MemberInfo } from '../membership/cluster.js';
+import { Member as MemberCodec } from '../../proto/gen/etcdserverpb/rpc.js';
+import { encodeWalMetadata } from '../etcdserver/bootstrap.js';
+
+/**
+ * Snapshot files as `snapshot save` writes them: the member's database (an
+ * LMDB file, whose size is a multiple of the page size) followed by the
+ * SHA-256 of those bytes, as etcd appends one to its bbolt file. A file
+ * whose size is 32 bytes past a multiple of 512 carries the hash (etcd's
+ * rule); a plain database file copied from a data dir has none.
+ */
+export const shaBytes = 32;
+
+export class SnapshotFileError extends OperatingError {}
+
+export interface SnapshotFileStatus {
+  hash: number;
+  revision: bigint;
+  totalKey: number;
+  totalSize: number;
+}
+
+export function hasTrailingHash(size: number): boolean {
+  return size % 512 === shaBytes;
+}
+
+/** Checks the trailing SHA-256; refuses a truncated or altered file with one line. */
+export async function verifySnapshotHash(path: string): Promise<{ dbBytes: number }> {
+  if (!existsSync(path)) throw new SnapshotFileError(`open ${path}: no such file or directory`);
+  const { size } = await stat(path);
+  if (!hasTrailingHash(size)) throw new SnapshotFileError(`snapshot file ${path} has no integrity hash (${size} bytes): truncated or not a snapshot`);
+  const dbBytes = size - shaBytes;
+  const sha = createHash('sha256');
+  for await (const chunk of createReadStream(path, { start: 0, end: dbBytes - 1, highWaterMark: 1 << 20 })) sha.update(chunk as Buffer);
+  const expected = Buffer.alloc(shaBytes);
+  const fh = await open(path, 'r');
+  try {
+    await fh.read(expected, 0, shaBytes, dbBytes);
+  } finally {
+    await fh.close();
+  }
+  const got = sha.digest();
+  if (!got.equals(expected)) throw new SnapshotFileError(`snapshot file integrity check failed: expected sha256 ${expected.toString('hex')}, got ${got.toString('hex')}`);
+  return { dbBytes };
+}
+
+/** Copies the database part of a snapshot file to `dest` (without the hash) and fsyncs it. */
+async function extractDb(path: string, dest: string, skipHashCheck: boolean): Promise<void> {
+  const { size } = await stat(path);
+  let dbBytes = size;
+  if (hasTrailingHash(size)) {
+    if (!skipHashCheck) dbBytes = (await verifySnapshotHash(path)).dbBytes;
+    else dbBytes = size - shaBytes;
+  } else if (!skipHashCheck) {
+    throw new SnapshotFileError('snapshot missing hash but --skip-hash-check=false');
+  }
+  await mkdir(dirname(dest), { recursive: true, mode: 0o700 });
+  await copyFile(path, dest);
+  const fh = await open(dest, 'r+');
+  try {
+    await fh.truncate(dbBytes);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Opens an extracted database and checks that it is an etcdts backend. */
+function openChecked(dbPath: string): Backend {
+  let backend: Backend;
+  try {
+    backend = Backend.open(dbPath);
+  } catch (err) {
+    throw new SnapshotFileError(`not an etcdts snapshot: ${(err as Error).message}`);
+  }
+  if (backend.get('meta', Buffer.from('consistent_index')) === undefined) {
+    void backend.close();
+    throw new SnapshotFileError('not an etcdts snapshot: the database has no consistent index');
+  }
+  return backend;
+}
+
+/** Hash, revision, keys and size of a snapshot file, as `snapshot status` prints them. */
+export async function snapshotStatus(path: string): Promise<SnapshotFileStatus> {
+  const { dbBytes } = await verifySnapshotHash(path);
+  const tmpDir = join(dirname(path), `.snapshot-status-${process.pid}-${Date.now()}`);
+  const dbPath = join(tmpDir, 'db');
+  try {
+    await extractDb(path, dbPath, false);
+    const backend = openChecked(dbPath);
+    try {
+      let revision = 0n;
+      let totalKey = 0;
+      backend.scan('key', undefined, undefined, (key) => {
+        revision = bytesToRevision(key).rev.main;
+      });
+      for (const bucket of ['key', 'meta', 'lease', 'auth', 'authUsers', 'authRoles', 'members', 'membersRemoved', 'alarm', 'cluster'] as const) {
+        backend.scan(bucket, undefined, undefined, () => {
+          totalKey++;
+        });
+      }
+      return { hash: hashBackend(backend), revision, totalKey, totalSize: dbBytes };
+    } finally {
+      await backend.close();
+    }
+  } finally {
+    await rm(tmpDir, { recursive: true, force: true });
+  }
+}
+
+export interface RestoreOptions {
+  snapshotPath: string;
+  dataDir: string;
+  walDir?: string;
+  name: string;
+  /** name -> peer URLs */
+  initialCluster: Map<string, string[]>;
+  initialClusterToken: string;
+  initialAdvertisePeerUrls: string[];
+  skipHashCheck: boolean;
+}
+
+export interface RestoreResult {
+  memberId: bigint;
+  clusterId: bigint;
+  revision: bigint;
+  dataDir: string;
+}
+
+/**
+ * Builds a fresh data dir from a snapshot (etcdutl snapshot restore): the
+ * key space, its revisions, leases and auth come from the snapshot; the
+ * membership and the cluster identity are new, taken from the flags, so
+ * every member of a new cluster restored from the same file agrees. The Raft
+ * log starts with a snapshot at index N (N = number of members), exactly as
+ * if the N bootstrap entries had been applied.
+ */
+export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResult> {
+  if (existsSync(opts.dataDir) && readdirSync(opts.dataDir).length > 0) throw new SnapshotFileError(`data-dir "${opts.dataDir}" exists`);
+  const members: MemberInfo[] = [...opts.initialCluster.entries()].map(([name, urls]) => ({
+    id: computeMemberId(urls, opts.initialClusterToken), name, peerUrls: urls, clientUrls: [], isLearner: false,
+  }));
+  const memberId = computeMemberId(opts.initialAdvertisePeerUrls, opts.initialClusterToken);
+  if (!members.some((m) => m.id === memberId)) throw new SnapshotFileError(`--initial-advertise-peer-urls of ${opts.name} do not match its entry in --initial-cluster`);
+  const clusterId = computeClusterId(members.map((m) => m.id));
+  const staging = `${opts.dataDir.replace(/\/+$/, '')}.restore-tmp`;
+  await rm(staging, { recursive: true, force: true });
+  const dbPath = join(staging, 'member', 'snap', 'db');
+  await extractDb(opts.snapshotPath, dbPath, opts.skipHashCheck);
+  const index = BigInt(members.length);
+  const confState: ConfState = { voters: members.map((m) => m.id), learners: [] };
+  const backend = openChecked(dbPath);
+  let revision = 0n;
+  try {
+    backend.scan('key', undefined, undefined, (key) => {
+      revision = bytesToRevision(key).rev.main;
+    });
+    rewriteMembership(backend, members, index, confState);
+    await backend.commit();
+  } finally {
+    await backend.close();
+  }
+  await writeRaftState(join(staging, 'member', 'wal'), join(staging, 'member', 'snap'), memberId, clusterId, index, confState);
+  await mkdir(dirname(opts.dataDir), { recursive: true });
+  await rename(staging, opts.dataDir);
+  return { memberId, clusterId, revision, dataDir: opts.dataDir };
+}
+
+function rewriteMembership(backend: Backend, members: MemberInfo[], index: bigint, confState: ConfState): void {
+  for (const bucket of ['members', 'membersRemoved', 'alarm'] as const) {
+    const doomed: Buffer[] = [];
+    backend.scan(bucket, undefined, undefined, (key) => {
+      doomed.push(Buffer.from(key));
+    });
+    for (const key of doomed) backend.delete(bucket, key);
+  }
+  for (const m of members) backend.put('members', idKey(m.id), Buffer.from(MemberCodec.encode(memberToWire(m)).finish()));
+  backend.put('meta', Buffer.from('consistent_index'), u64(index));
+  backend.put('meta', Buffer.from('conf_state'), Buffer.from(ConfState.encode(confState).finish()));
+  if (readU64(backend.get('meta', Buffer.from('consistent_index'))) !== index) throw new Error('restore: could not write the consistent index');
+}
+
+async function writeRaftState(walDir: string, snapDir: string, memberId: bigint, clusterId: bigint, index: bigint, confState: ConfState): Promise<void> {
+  await mkdir(snapDir, { recursive: true, mode: 0o700 });
+  const snapshotter = new Snapshotter(snapDir);
+  await snapshotter.save({ data: Buffer.alloc(0), metadata: { index, term: 1n, confState } });
+  const wal = await Wal.create(walDir, encodeWalMetadata(memberId, clusterId));
+  try {
+    await wal.saveSnapshot({ index, term: 1n, confState });
+    await wal.save({ term: 1n, vote: 0n, commit: index }, []);
+  } finally {
+    await wal.close();
+  }
+}
+
+export { EntryType };
