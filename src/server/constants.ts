@@ -52,8 +52,11 @@ export const applyCommitGapMax = 5_000;
 /** Keys deleted per backend transaction during compaction (etcd compaction batch limit). */
 export const compactionBatchKeysMax = 1_000;
 
-/** Backend write batch: most revisions committed in one backend transaction. */
+/** Backend write batch: pending writes that trigger a commit at once (etcd --backend-batch-limit). */
 export const backendBatchOpsMax = 10_000;
+
+/** Longest an applied write waits for its backend commit (etcd --backend-batch-interval). */
+export const backendBatchIntervalMs = 100;
 
 /** Largest single WAL record accepted when reading, in bytes (etcd wal/decoder.go: 10 MiB). */
 export const walRecordBytesMax = 10 * 1024 * 1024;

@@ -43,6 +43,7 @@ export class Backend {
   private batch: PendingWrite[] = [];
   private lastCommit: Promise<void> = Promise.resolve();
   private commitsInFlight = 0;
+  private cachedSize: number | undefined;
   /** Counters that metrics will read. */
   readonly stats = { commits: 0, writesCommitted: 0, commitMsTotal: 0 };
 
@@ -82,6 +83,7 @@ export class Backend {
     await this.env.close();
     await rename(source, this.path);
     this.env = this.openEnv();
+    this.cachedSize = undefined;
   }
 
   /**
@@ -161,6 +163,7 @@ export class Backend {
       this.stats.commits++;
       this.stats.writesCommitted += writes.length;
       this.stats.commitMsTotal += performance.now() - started;
+      this.cachedSize = undefined;
       // Make the committed data visible to this thread's reads before the
       // overlay stops covering it.
       this.env.resetReadTxn();
@@ -216,13 +219,20 @@ export class Backend {
     return found.sort((a, b) => Buffer.compare(a.key, b.key));
   }
 
-  /** Physically allocated size of the database file, in bytes. */
+  /**
+   * Physically allocated size of the database file, in bytes. The file only
+   * grows when a transaction commits, so the size is read once per commit
+   * rather than on every quota check.
+   */
   sizeBytes(): number {
-    try {
-      return statSync(this.path).size;
-    } catch {
-      return 0;
+    if (this.cachedSize === undefined) {
+      try {
+        this.cachedSize = statSync(this.path).size;
+      } catch {
+        this.cachedSize = 0;
+      }
     }
+    return this.cachedSize;
   }
 
   /** Bytes in pages LMDB is using (the rest of the file is free pages it can reuse). */
