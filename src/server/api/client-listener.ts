@@ -7,8 +7,10 @@ import { grpcOverheadBytes, responseBytesMax } from '../constants.js';
 import { kvService } from './kv-service.js';
 import { maintenanceService } from './maintenance-service.js';
 import { clusterService } from './cluster-service.js';
+import { WatchService, watchService } from './watch-service.js';
 import { leaseService } from './lease-service.js';
 import { httpHandler } from './http-handler.js';
+import { acceptHttp2 } from './h2-authority-fix.js';
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 
 /** The HTTP/2 connection preface every gRPC client sends first. */
@@ -37,6 +39,7 @@ export async function startClientListeners(server: EtcdServer, urls: URL[]): Pro
   grpc.addService(MaintenanceService, maintenanceService(server) as unknown as UntypedServiceImplementation);
   grpc.addService(LeaseService, leaseService(server) as unknown as UntypedServiceImplementation);
   grpc.addService(ClusterService, clusterService(server) as unknown as UntypedServiceImplementation);
+  grpc.addService(WatchService, watchService(server) as unknown as UntypedServiceImplementation);
   const injector = grpc.createConnectionInjector(ServerCredentials.createInsecure());
   const http: HttpServer = createHttpServer(httpHandler(server));
   const listeners: NetServer[] = [];
@@ -47,7 +50,7 @@ export async function startClientListeners(server: EtcdServer, urls: URL[]): Pro
       socket.once('close', () => sockets.delete(socket));
       route(socket, (isHttp2) => {
         if (isHttp2) {
-          injector.injectConnection(socket);
+          acceptHttp2(socket, (connection) => injector.injectConnection(connection));
         } else {
           http.emit('connection', socket);
           socket.resume();

@@ -24,7 +24,9 @@ import type { Revision } from './revision.js';
  *
  *   compact(2) -> {empty} {4.0, 5.0(t)} {2.0, 3.0(t)}
  *   compact(4) -> {empty} {4.0, 5.0(t)}
- *   compact(5) -> {empty}            (5.0 is the tombstone: dropped)
+ *   compact(5) -> {empty}            (the tombstone 5.0 leaves the index, but
+ *                                     its record stays in the backend until the
+ *                                     next compaction, for a watch from 5)
  *   compact(6) -> {empty}            -> the key is removed from the index
  */
 export interface Generation {
@@ -138,7 +140,11 @@ export class KeyIndex {
     // Skip the generations that ended (tombstone) at or below atRev; the last one always stays.
     while (genIdx < this.generations.length - 1) {
       const gen = this.generations[genIdx]!;
-      if (gen.revs[gen.revs.length - 1]!.main > atRev) break;
+      const tomb = gen.revs[gen.revs.length - 1]!;
+      if (tomb.main > atRev) break;
+      // A delete exactly at the compaction revision stays readable by a watch
+      // from that revision (etcd #18089); the next compaction removes it.
+      if (tomb.main === atRev) keep.add(`${tomb.main}_${tomb.sub}`);
       genIdx++;
     }
     const gen = this.generations[genIdx]!;
