@@ -30,6 +30,7 @@ Every flag can also be set through its ETCD_* environment variable (--data-dir <
     'initial-cluster-state': Flags.string({ description: "Initial cluster state ('new' or 'existing').", default: 'new', env: 'ETCD_INITIAL_CLUSTER_STATE' }),
     'initial-cluster-token': Flags.string({ description: 'Initial cluster token for the etcd cluster during bootstrap.', default: 'etcd-cluster', env: 'ETCD_INITIAL_CLUSTER_TOKEN' }),
     'snapshot-count': Flags.integer({ description: 'Number of committed transactions to trigger a snapshot to disk.', default: limits.snapshotCountDefault, env: 'ETCD_SNAPSHOT_COUNT' }),
+    'experimental-snapshot-catchup-entries': Flags.integer({ description: 'Number of entries for a slow follower to catch up after compacting the raft storage entries.', default: limits.snapshotCatchUpEntries, env: 'ETCD_EXPERIMENTAL_SNAPSHOT_CATCHUP_ENTRIES' }),
     'heartbeat-interval': Flags.integer({ description: 'Time (in milliseconds) of a heartbeat interval.', default: limits.heartbeatIntervalMsDefault, env: 'ETCD_HEARTBEAT_INTERVAL' }),
     'election-timeout': Flags.integer({ description: 'Time (in milliseconds) for an election to timeout.', default: limits.electionTimeoutMsDefault, env: 'ETCD_ELECTION_TIMEOUT' }),
     'max-txn-ops': Flags.integer({ description: 'Maximum number of operations permitted in a transaction.', default: limits.txnOpsMaxDefault, env: 'ETCD_MAX_TXN_OPS' }),
@@ -39,6 +40,7 @@ Every flag can also be set through its ETCD_* environment variable (--data-dir <
     'force-new-cluster': Flags.boolean({ description: 'Force to create a new one member cluster.', default: false, env: 'ETCD_FORCE_NEW_CLUSTER' }),
     'auto-compaction-mode': Flags.string({ description: "Interpret 'auto-compaction-retention' one of: periodic|revision.", default: 'periodic', env: 'ETCD_AUTO_COMPACTION_MODE' }),
     'auto-compaction-retention': Flags.string({ description: "Auto compaction retention for mvcc key value store. 0 means disable auto compaction.", default: '0', env: 'ETCD_AUTO_COMPACTION_RETENTION' }),
+    'experimental-watch-progress-notify-interval': Flags.string({ description: 'Duration of periodic watch progress notifications.', default: '10m', env: 'ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL' }),
     'log-level': Flags.string({ description: 'Configures log level. Only supports debug, info, warn, error, panic, or fatal.', default: 'info', env: 'ETCD_LOG_LEVEL' }),
     logger: Flags.string({ description: "Accepted for etcd compatibility; etcdts always logs structured JSON ('zap').", default: 'zap', env: 'ETCD_LOGGER' }),
     'log-outputs': Flags.string({ description: 'Accepted for etcd compatibility; logs go to stderr.', default: 'default', env: 'ETCD_LOG_OUTPUTS' }),
@@ -75,6 +77,7 @@ Every flag can also be set through its ETCD_* environment variable (--data-dir <
         initialClusterState: flags['initial-cluster-state'],
         initialClusterToken: flags['initial-cluster-token'],
         snapshotCount: flags['snapshot-count'],
+        snapshotCatchUpEntries: flags['experimental-snapshot-catchup-entries'],
         heartbeatInterval: flags['heartbeat-interval'],
         electionTimeout: flags['election-timeout'],
         maxTxnOps: flags['max-txn-ops'],
@@ -84,6 +87,7 @@ Every flag can also be set through its ETCD_* environment variable (--data-dir <
         forceNewCluster: flags['force-new-cluster'],
         autoCompactionMode: flags['auto-compaction-mode'],
         autoCompactionRetention: flags['auto-compaction-retention'],
+        watchProgressNotifyInterval: flags['experimental-watch-progress-notify-interval'],
         logLevel: flags.debug ? 'debug' : flags['log-level'],
       });
     } catch (err) {

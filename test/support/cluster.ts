@@ -43,13 +43,15 @@ export interface ClusterOptions {
   env?: NodeJS.ProcessEnv;
   /** Wait until every member accepts client connections (default true). */
   waitReady?: boolean;
+  /** Server log level (default error, to keep test output clean). */
+  logLevel?: string;
 }
 
 function command(kind: ServerKind): { bin: string; prefix: string[] } {
   return kind === 'etcdts' ? { bin: process.execPath, prefix: [runJs, 'server'] } : { bin: etcdBinary, prefix: [] };
 }
 
-function memberArgs(m: Pick<ClusterMember, 'name' | 'dataDir' | 'clientUrl' | 'peerUrl'>, initialCluster: string, state: 'new' | 'existing', token: string, extra: string[]): string[] {
+function memberArgs(m: Pick<ClusterMember, 'name' | 'dataDir' | 'clientUrl' | 'peerUrl'>, initialCluster: string, state: 'new' | 'existing', token: string, extra: string[], logLevel = 'error'): string[] {
   return [
     '--name', m.name,
     '--data-dir', m.dataDir,
@@ -60,7 +62,7 @@ function memberArgs(m: Pick<ClusterMember, 'name' | 'dataDir' | 'clientUrl' | 'p
     '--initial-cluster', initialCluster,
     '--initial-cluster-state', state,
     '--initial-cluster-token', token,
-    '--log-level', 'error',
+    '--log-level', logLevel,
     ...extra,
   ];
 }
@@ -84,7 +86,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     m.proc = start(bin, [...prefix, ...m.args], { env });
   };
   for (const m of members) {
-    m.args = memberArgs(m, initialCluster, 'new', token, extra);
+    m.args = memberArgs(m, initialCluster, 'new', token, extra, options.logLevel);
     launch(m);
   }
   const cluster: Cluster = {
@@ -107,7 +109,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     join: async (name, peerUrl, joinCluster, extraArgs = []) => {
       const clientPort = await freePort();
       const m: ClusterMember = { name, clientUrl: `http://127.0.0.1:${clientPort}`, peerUrl, clientPort, dataDir: join(base, `${name}.etcd`), proc: undefined, args: [] };
-      m.args = memberArgs(m, joinCluster, 'existing', token, [...extra, ...extraArgs]);
+      m.args = memberArgs(m, joinCluster, 'existing', token, [...extra, ...extraArgs], options.logLevel);
       members.push(m);
       launch(m);
       await waitFor(`${name} to serve`, () => portOpen(clientPort), 120000, 100);

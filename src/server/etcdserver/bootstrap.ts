@@ -52,13 +52,18 @@ export function decodeWalMetadata(b: Buffer): { memberId: bigint; clusterId: big
   return { memberId: b.readBigUInt64BE(0), clusterId: b.readBigUInt64BE(8) };
 }
 
-/** The initial members named by --initial-cluster, with etcd's ids. */
+/**
+ * The initial members named by --initial-cluster, with etcd's ids. Every
+ * member builds the same bootstrap entries from the same flags, so they
+ * carry only what all members know (names and peer URLs); each member's
+ * client URLs reach the others later, through its published attributes.
+ */
 export function initialMembers(config: ServerConfig): MemberInfo[] {
   return [...config.initialCluster.entries()].map(([name, urls]) => ({
     id: computeMemberId(urls, config.initialClusterToken),
     name,
     peerUrls: urls,
-    clientUrls: name === config.name ? config.advertiseClientUrls.map(urlText) : [],
+    clientUrls: [],
     isLearner: false,
   }));
 }

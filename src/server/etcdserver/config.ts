@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import * as limits from '../constants.js';
-import { parseRetention } from './compactor.js';
+import { parseGoDurationMs, parseRetention } from './compactor.js';
 
 /**
  * A member's configuration: etcd's flag names and meanings (etcd 3.4
@@ -21,6 +21,8 @@ export interface ServerConfig {
   initialClusterState: 'new' | 'existing';
   initialClusterToken: string;
   snapshotCount: number;
+  /** Entries kept in the log after a snapshot, for slow followers (etcd --experimental-snapshot-catchup-entries). */
+  snapshotCatchUpEntries: number;
   heartbeatIntervalMs: number;
   electionTimeoutMs: number;
   maxTxnOps: number;
@@ -31,6 +33,8 @@ export interface ServerConfig {
   autoCompactionMode: 'periodic' | 'revision';
   autoCompactionRetention: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'panic' | 'fatal';
+  /** Interval of progress notifications to watchers that asked for them (etcd --experimental-watch-progress-notify-interval). */
+  watchProgressNotifyIntervalMs: number;
   /** Seed for the Raft election PRNG; tests pin it, production draws it from crypto. */
   raftSeed?: bigint;
 }
@@ -49,6 +53,7 @@ export interface RawServerFlags {
   initialClusterState: string;
   initialClusterToken: string;
   snapshotCount: number;
+  snapshotCatchUpEntries?: number;
   heartbeatInterval: number;
   electionTimeout: number;
   maxTxnOps: number;
@@ -58,6 +63,7 @@ export interface RawServerFlags {
   forceNewCluster: boolean;
   autoCompactionMode: string;
   autoCompactionRetention: string;
+  watchProgressNotifyInterval?: string;
   logLevel: string;
 }
 
@@ -131,6 +137,10 @@ export function buildServerConfig(raw: RawServerFlags): ServerConfig {
   } catch (err) {
     throw new ConfigError(`--auto-compaction-retention: ${(err as Error).message}`);
   }
+  const watchProgressNotifyIntervalMs = parseGoDurationMs(raw.watchProgressNotifyInterval ?? '10m');
+  if (watchProgressNotifyIntervalMs === undefined || watchProgressNotifyIntervalMs < 100) {
+    throw new ConfigError(`--experimental-watch-progress-notify-interval: invalid duration "${raw.watchProgressNotifyInterval}" (at least 100ms)`);
+  }
   const logLevels = ['debug', 'info', 'warn', 'error', 'panic', 'fatal'] as const;
   const logLevel = logLevels.find((l) => l === raw.logLevel);
   if (logLevel === undefined) throw new ConfigError(`--log-level: unknown level "${raw.logLevel}"`);
@@ -142,6 +152,7 @@ export function buildServerConfig(raw: RawServerFlags): ServerConfig {
   if (raw.maxTxnOps <= 0) throw new ConfigError('--max-txn-ops must be positive');
   if (raw.maxRequestBytes <= 0) throw new ConfigError('--max-request-bytes must be positive');
   if (raw.snapshotCount <= 0) throw new ConfigError('--snapshot-count must be positive');
+  if (raw.snapshotCatchUpEntries !== undefined && raw.snapshotCatchUpEntries <= 0) throw new ConfigError('--experimental-snapshot-catchup-entries must be positive');
   const dataDir = raw.dataDir !== undefined && raw.dataDir !== '' ? raw.dataDir : `${raw.name}.etcd`;
   return {
     name: raw.name,
@@ -155,6 +166,7 @@ export function buildServerConfig(raw: RawServerFlags): ServerConfig {
     initialClusterState: raw.initialClusterState,
     initialClusterToken: raw.initialClusterToken,
     snapshotCount: raw.snapshotCount,
+    snapshotCatchUpEntries: raw.snapshotCatchUpEntries ?? limits.snapshotCatchUpEntries,
     heartbeatIntervalMs: raw.heartbeatInterval,
     electionTimeoutMs: raw.electionTimeout,
     maxTxnOps: raw.maxTxnOps,
@@ -164,6 +176,7 @@ export function buildServerConfig(raw: RawServerFlags): ServerConfig {
     forceNewCluster: raw.forceNewCluster,
     autoCompactionMode: raw.autoCompactionMode,
     autoCompactionRetention: raw.autoCompactionRetention,
+    watchProgressNotifyIntervalMs,
     logLevel,
   };
 }

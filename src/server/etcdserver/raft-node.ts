@@ -7,7 +7,6 @@ import type { ConsensusDriver } from './driver.js';
 import { LeaderChangedError, NoLeaderError, StoppedError } from './errors.js';
 import { failpoint } from '../failpoint.js';
 import type { Logger } from '../logger.js';
-import { snapshotCatchUpEntries } from '../constants.js';
 
 /** What the driver needs from the member's state machine. */
 export interface StateMachine {
@@ -40,6 +39,7 @@ export interface RaftNodeOptions {
   heartbeatIntervalMs: number;
   electionTimeoutMs: number;
   snapshotCount: number;
+  snapshotCatchUpEntries: number;
   log: Logger;
 }
 
@@ -164,6 +164,11 @@ export class RaftNode implements ConsensusDriver {
       throw err;
     }
     this.kick();
+  }
+
+  /** The term of the entry at `index` (for snapshots taken at an applied index). */
+  termAt(index: bigint): bigint {
+    return this.options.storage.term(index);
   }
 
   applyConfChange(cc: ConfChange): ConfState {
@@ -368,7 +373,8 @@ export class RaftNode implements ConsensusDriver {
         const snap = storage.createSnapshot(applied, sm.confState(), Buffer.alloc(0));
         await this.options.snapshotter.save(snap);
         await this.options.wal.saveSnapshot({ index: applied, term: snap.metadata!.term, confState: snap.metadata!.confState });
-        const compactTo = applied > BigInt(snapshotCatchUpEntries) ? applied - BigInt(snapshotCatchUpEntries) : 1n;
+        const keep = BigInt(this.options.snapshotCatchUpEntries);
+        const compactTo = applied > keep ? applied - keep : 1n;
         if (compactTo > storage.firstIndex()) storage.compact(compactTo);
         await this.options.wal.releaseLockTo(applied);
         this.snapshotIndex = applied;

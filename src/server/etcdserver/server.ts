@@ -18,7 +18,7 @@ import { LeaseNotFoundError } from '../lease/errors.js';
 import { RaftCluster, encodeConfChangeContext, type MemberInfo } from '../membership/cluster.js';
 import { computeMemberId } from '../membership/ids.js';
 import { LearnerNotReadyError, MemberBadUrlsError, MemberNotFoundError, MemberNotLearnerError, NotEnoughStartedMembersError } from '../membership/errors.js';
-import { BadLeaderTransfereeError, NotLeaderError, TimeoutLeaderTransferError, UnhealthyError } from './errors.js';
+import { BadLeaderTransfereeError, NoLeaderError, NotLeaderError, TimeoutLeaderTransferError, UnhealthyError } from './errors.js';
 import { parseUrlList } from './config.js';
 import { applyRange, applyTxn, isTxnReadonly, isTxnSerializable } from './apply-kv.js';
 import { Applier, type ApplyResult } from './apply.js';
@@ -35,6 +35,7 @@ import { BackendQuota, CappedGuard } from './quota.js';
 import { NoSpaceError } from './errors.js';
 import { hashBackend, hashKV } from '../mvcc/hash.js';
 import { Compactor } from './compactor.js';
+import { watchableStoreFor, type WatchableStore } from '../mvcc/watchable-store.js';
 
 const metaConsistentIndex = Buffer.from('consistent_index');
 const metaConfState = Buffer.from('conf_state');
@@ -52,6 +53,17 @@ export function minLeaseTtlSeconds(config: Pick<ServerConfig, 'electionTimeoutMs
 /** The Raft snapshot database received from the leader for `index`, before it is installed. */
 export function receivedSnapshotDbPath(config: Pick<ServerConfig, 'dataDir'>, index: bigint): string {
   return join(snapDir(config), `${index.toString(16).padStart(16, '0')}.snap.db`);
+}
+
+/**
+ * Turns an error the leader returned for a forwarded lease call back into the
+ * typed error it was, so the follower answers exactly as the leader would.
+ */
+function fromForwarded(err: unknown): Error {
+  const message = (err as { message?: string; details?: string }).details ?? (err as Error).message ?? '';
+  if (message.includes('requested lease not found')) return new LeaseNotFoundError();
+  if (message.includes('not leader') || message.includes('no leader')) return new NoLeaderError();
+  return err instanceof Error ? err : new Error(String(err));
 }
 
 /** Peer URLs as etcd stores them (scheme://host:port); invalid ones are etcd's "member URLs are invalid". */
@@ -80,6 +92,8 @@ export interface StartOptions {
 export class EtcdServer implements StateMachine {
   readonly backend: Backend;
   readonly store: KVStore;
+  /** Watchers of the store; created with it so a snapshot install re-syncs them. */
+  readonly watchable: WatchableStore;
   readonly applier: Applier;
   readonly lessor: Lessor;
   readonly cluster: RaftCluster;
@@ -106,6 +120,9 @@ export class EtcdServer implements StateMachine {
   onRemoved: (() => void) | undefined;
   /** Called after membership changes are applied (the transport follows them). */
   onMembershipChange: ((members: MemberInfo[]) => void) | undefined;
+  /** Lease calls a follower forwards to the leader (set once the peer transport runs). */
+  forwardLeaseRenew: ((leader: bigint, id: bigint) => Promise<bigint>) | undefined;
+  forwardLeaseTimeToLive: ((leader: bigint, r: LeaseTimeToLiveRequest) => Promise<LeaseTimeToLiveResponse>) | undefined;
   /** Whether the peer transport has a healthy connection with a member (set once the transport runs). */
   peerActive: (id: bigint) => boolean = (id) => id === this.memberId;
   /** Counters the metrics endpoint will read. */
@@ -116,6 +133,7 @@ export class EtcdServer implements StateMachine {
     this.clusterId = boot.clusterId;
     this.backend = Backend.open(backendPath(config));
     this.store = new KVStore(this.backend);
+    this.watchable = watchableStoreFor(this.store);
     this.lessor = new Lessor(this.backend, this.store, clock, minLeaseTtlSeconds(config));
     this.store.setLeaseTracker(this.lessor);
     this.store.reattachLeases();
@@ -146,6 +164,12 @@ export class EtcdServer implements StateMachine {
       checkQuorum: true,
       preVote: true,
       prng: new SeededPrng(config.raftSeed ?? randomBytes(8).readBigUInt64BE(0)),
+      logger: {
+        debug: (msg: string) => log.debug({ raft: true }, msg),
+        info: (msg: string) => log.info({ raft: true }, msg),
+        warn: (msg: string) => log.warn({ raft: true }, msg),
+        error: (msg: string) => log.error({ raft: true }, msg),
+      },
     });
     if (boot.kind === 'new') {
       rawNode.bootstrap(boot.initialMembers.map((m) => ({ id: m.id, context: encodeConfChangeContext({ member: m, isPromote: false }) })));
@@ -159,6 +183,7 @@ export class EtcdServer implements StateMachine {
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       electionTimeoutMs: config.electionTimeoutMs,
       snapshotCount: config.snapshotCount,
+      snapshotCatchUpEntries: config.snapshotCatchUpEntries,
       log,
     });
   }
@@ -291,12 +316,40 @@ export class EtcdServer implements StateMachine {
     return (await this.proposeAndWait({ leaseRevoke: r })) as LeaseRevokeResponse;
   }
 
-  /** A keep-alive: restarts the lease's TTL on the leader; returns the granted TTL. */
+  /**
+   * A keep-alive: restarts the lease's TTL. Only the leader keeps expiry
+   * times, so a follower forwards it to the leader. Returns the granted TTL.
+   */
   async leaseRenew(id: bigint): Promise<bigint> {
-    return this.lessor.renew(id);
+    if (this.driver.isLeader) return this.lessor.renew(id);
+    const leader = await this.waitLeader();
+    if (this.forwardLeaseRenew === undefined) throw new NoLeaderError();
+    return this.forwardLeaseRenew(leader, id).catch((err: unknown) => {
+      throw fromForwarded(err);
+    });
   }
 
+  /** Remaining TTL as the leader counts it (a follower asks the leader). */
   async leaseTimeToLive(r: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> {
+    if (this.driver.isLeader) return this.localLeaseTimeToLive(r);
+    const leader = await this.waitLeader();
+    if (this.forwardLeaseTimeToLive === undefined) throw new NoLeaderError();
+    return this.forwardLeaseTimeToLive(leader, r).catch((err: unknown) => {
+      throw fromForwarded(err);
+    });
+  }
+
+  /** The current leader, waiting up to an election timeout for one to appear. */
+  private async waitLeader(): Promise<bigint> {
+    const deadline = Date.now() + 2 * this.config.electionTimeoutMs;
+    while (this.leaderId === 0n) {
+      if (Date.now() > deadline || this.stopped) throw new NoLeaderError();
+      await new Promise((r) => setTimeout(r, this.config.heartbeatIntervalMs));
+    }
+    return this.leaderId;
+  }
+
+  async localLeaseTimeToLive(r: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> {
     const lease = this.lessor.lookup(r.ID);
     if (lease === undefined) throw new LeaseNotFoundError();
     return {

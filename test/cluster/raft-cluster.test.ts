@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict';
+import { startCluster, reservePeerUrl, type Cluster } from '../support/cluster.js';
+import { etcdctlBinary, realEtcdAvailable } from '../support/real-etcd.js';
+import { killAll, removeTempDirs, run, sleep, waitFor } from '../support/procs.js';
+import { RawKv } from '../support/raw-kv.js';
+
+interface Acked {
+  key: string;
+  value: string;
+  revision: bigint;
+}
+
+/** Writes unique keys from several clients spread over the endpoints until stopped; records acknowledgements. */
+function writeLoad(endpoints: string[], prefix: string, acked: Acked[]): { stop: () => Promise<void> } {
+  let stopped = false;
+  const clients = endpoints.map((e) => new RawKv(e, 3000));
+  const writers = Array.from({ length: 8 }, async (_, w) => {
+    for (let seq = 0; !stopped; seq++) {
+      const key = `${prefix}/w${w}/${seq}`;
+      const value = `${key}@${seq}`;
+      try {
+        const resp = await clients[(w + seq) % clients.length]!.put({ key, value });
+        acked.push({ key, value, revision: resp.header!.revision });
+      } catch {
+        await sleep(50);
+      }
+    }
+  });
+  return {
+    stop: async () => {
+      stopped = true;
+      await Promise.all(writers);
+      for (const c of clients) c.close();
+    },
+  };
+}
+
+async function leaderOf(cluster: Cluster): Promise<string> {
+  return waitFor('a leader', async () => {
+    for (const m of cluster.members) {
+      if (m.proc === undefined) continue;
+      const kv = new RawKv(m.clientUrl, 1000);
+      try {
+        const s = await kv.status();
+        if (s.leader !== 0n && s.leader === s.header?.memberId) return m.name;
+      } catch {
+        // Down or not ready.
+      } finally {
+        kv.close();
+      }
+    }
+    return undefined;
+  }, 30000, 100);
+}
+
+async function assertAllAcked(endpoint: string, acked: Acked[], prefix: string): Promise<void> {
+  const kv = new RawKv(endpoint, 10000);
+  const all = await kv.range({ key: `${prefix}/`, rangeEnd: `${prefix}0` });
+  const stored = new Map(all.kvs.map((k) => [k.key.toString(), k]));
+  for (const a of acked) {
+    const got = stored.get(a.key);
+    assert.ok(got !== undefined, `acknowledged write ${a.key} at revision ${a.revision} was lost`);
+    assert.equal(got.value.toString(), a.value);
+    assert.equal(got.modRevision, a.revision);
+  }
+  kv.close();
+}
+
+/** Waits until every live member reports the same HashKV at the same revision. */
+async function assertConverged(cluster: Cluster): Promise<void> {
+  await waitFor('members to converge', async () => {
+    const live = cluster.members.filter((m) => m.proc !== undefined);
+    const kvs = live.map((m) => new RawKv(m.clientUrl, 3000));
+    try {
+      const statuses = await Promise.all(kvs.map((k) => k.status()));
+      const applied = statuses.map((s) => s.raftAppliedIndex);
+      if (!applied.every((a) => a === applied[0])) return false;
+      const rev = (await kvs[0]!.range({ key: 'x', serializable: true })).header!.revision;
+      const hashes = await Promise.all(live.map((m) => run(etcdctlBinary, ['--endpoints', m.clientUrl, 'endpoint', 'hashkv', '--rev', String(rev), '-w', 'json'])));
+      const values = hashes.map((h) => /"hash":(\d+)/.exec(h.stdout)?.[1]);
+      return values.every((v) => v !== undefined && v === values[0]);
+    } catch {
+      return false;
+    } finally {
+      for (const k of kvs) k.close();
+    }
+  }, 60000, 250);
+}
+
+describe('Raft cluster: 3 members on loopback started with etcd\'s flags', function () {
+  this.timeout(240000);
+  before(function () {
+    if (!realEtcdAvailable()) this.skip();
+  });
+  after(async () => {
+    await killAll();
+    removeTempDirs();
+  });
+
+  it('replicates writes: any member serves reads and forwards writes to the leader', async () => {
+    const cluster = await startCluster({ size: 3 });
+    const [a, b, c] = cluster.members.map((m) => new RawKv(m.clientUrl));
+    await a!.put({ key: 'k', value: 'from-a' });
+    assert.equal((await b!.range({ key: 'k' })).kvs[0]?.value.toString(), 'from-a');
+    await c!.put({ key: 'k', value: 'from-c' });
+    assert.equal((await a!.range({ key: 'k' })).kvs[0]?.value.toString(), 'from-c', 'a linearizable read sees a write acknowledged by another member');
+    const list = await run(etcdctlBinary, ['--endpoints', cluster.endpoints().join(','), 'member', 'list']);
+    assert.equal(list.stdout.trim().split('\n').length, 3, list.stdout);
+    for (const kv of [a, b, c]) kv!.close();
+    await cluster.stopAll();
+  });
+
+  it('elects a new leader when the leader is killed under write load, loses no acknowledged write, and the old leader catches up', async () => {
+    const cluster = await startCluster({ size: 3 });
+    const acked: Acked[] = [];
+    const load = writeLoad(cluster.endpoints(), 'failover', acked);
+    await sleep(1000);
+    const leader = await leaderOf(cluster);
+    await cluster.kill(leader);
+    await sleep(1500);
+    const newLeader = await leaderOf(cluster);
+    assert.notEqual(newLeader, leader);
+    await sleep(1000);
+    await cluster.restart(leader);
+    await sleep(1000);
+    await load.stop();
+    assert.ok(acked.length > 50, `only ${acked.length} writes acknowledged`);
+    for (const m of cluster.members) await assertAllAcked(m.clientUrl, acked, 'failover');
+    await assertConverged(cluster);
+    await cluster.stopAll();
+  });
+
+  it('adds a learner, promotes it once caught up, and removes a member while writes continue', async () => {
+    const cluster = await startCluster({ size: 3 });
+    const acked: Acked[] = [];
+    const load = writeLoad(cluster.endpoints(), 'reconfig', acked);
+    const eps = cluster.endpoints().join(',');
+    const peerUrl = await reservePeerUrl();
+    const added = await run(etcdctlBinary, ['--endpoints', eps, 'member', 'add', 'm4', '--peer-urls', peerUrl, '--learner']);
+    assert.equal(added.code, 0, added.stderr);
+    const initialCluster = /ETCD_INITIAL_CLUSTER="([^"]+)"/.exec(added.stdout)?.[1];
+    assert.ok(initialCluster, added.stdout);
+    assert.match(added.stdout, /ETCD_INITIAL_CLUSTER_STATE="existing"/);
+    const m4 = await cluster.join('m4', peerUrl, initialCluster);
+    const id = /Member ([0-9a-f]+) added/.exec(added.stdout)![1]!;
+    await waitFor('the learner to be promoted', async () => (await run(etcdctlBinary, ['--endpoints', eps, 'member', 'promote', id])).code === 0, 60000, 500);
+    const list = await run(etcdctlBinary, ['--endpoints', eps, 'member', 'list', '-w', 'json']);
+    assert.doesNotMatch(list.stdout, /"isLearner":true/);
+    // Remove one of the original members while writes continue (ids from the simple output: hex, exact).
+    const victim = cluster.members[0]!;
+    const simple = await run(etcdctlBinary, ['--endpoints', eps, 'member', 'list']);
+    const victimId = simple.stdout.split('\n').find((line) => line.split(', ')[2] === victim.name)?.split(', ')[0];
+    assert.ok(victimId, simple.stdout);
+    const removed = await run(etcdctlBinary, ['--endpoints', cluster.members.slice(1).map((m) => m.clientUrl).join(','), 'member', 'remove', victimId]);
+    assert.equal(removed.code, 0, removed.stderr);
+    await waitFor('the removed member to stop itself', () => victim.proc?.child.exitCode !== null, 30000, 200);
+    victim.proc = undefined;
+    await sleep(1000);
+    await load.stop();
+    await assertAllAcked(m4.clientUrl, acked, 'reconfig');
+    await assertConverged(cluster);
+    await cluster.stopAll();
+  });
+
+  it('catches up a member that was down past a snapshot by sending it the snapshot', async () => {
+    const cluster = await startCluster({ size: 3, logLevel: 'info', extraArgs: ['--snapshot-count', '100', '--experimental-snapshot-catchup-entries', '50'] });
+    const follower = (await leaderOf(cluster)) === 'm3' ? 'm2' : 'm3';
+    await cluster.kill(follower);
+    const live = cluster.members.filter((m) => m.name !== follower).map((m) => new RawKv(m.clientUrl));
+    await Promise.all(live.map(async (kv, c) => {
+      for (let i = c; i < 800; i += live.length) await kv.put({ key: `snap/${i % 300}`, value: `v${i}` });
+    }));
+    await cluster.restart(follower);
+    await assertConverged(cluster);
+    const member = cluster.members.find((m) => m.name === follower)!;
+    assert.match(member.proc!.output(), /installed snapshot from leader/, 'the member caught up without a snapshot');
+    const back = new RawKv(member.clientUrl);
+    assert.equal((await back.range({ key: 'snap/', rangeEnd: 'snap0', serializable: true, countOnly: true })).count, 300n);
+    for (const kv of [...live, back]) kv.close();
+    await cluster.stopAll();
+  });
+
+  it('answers the real etcdctl endpoint status --cluster and member commands', async () => {
+    const cluster = await startCluster({ size: 3 });
+    const eps = cluster.endpoints()[0]!;
+    const status = await run(etcdctlBinary, ['--endpoints', eps, 'endpoint', 'status', '--cluster', '-w', 'json']);
+    assert.equal(status.code, 0, status.stderr);
+    const rows = JSON.parse(status.stdout) as Array<{ Status: { leader: number } }>;
+    assert.equal(rows.length, 3);
+    assert.ok(rows.every((r) => r.Status.leader === rows[0]!.Status.leader && r.Status.leader !== 0));
+    const health = await run(etcdctlBinary, ['--endpoints', eps, 'endpoint', 'health', '--cluster']);
+    assert.equal(health.code, 0, health.stderr);
+    await cluster.stopAll();
+  });
+});
