@@ -1,0 +1,889 @@
+/**
+ * A deterministic simulation of an etcdts Raft cluster in one process.
+ *
+ * Members are RawNodes driven by the Ready contract (rawnode.ts) over a
+ * simulated disk (writes are lost on a crash unless synced), a simulated
+ * network (loss, delay, duplication, reordering, partitions) and a
+ * simulated clock. Clients write and read a small KV state machine; the
+ * nemesis crashes and restarts members, partitions the network, changes
+ * membership and moves leadership. Every random choice comes from ONE
+ * seeded PRNG, so a seed replays exactly: same trace, same trace hash.
+ *
+ * Time is in units; a member ticks its Raft every `tickUnits` units (the
+ * heartbeat interval), and messages take `delayMin..delayMax` units.
+ *
+ * Checked at every step: the safety properties in invariants.ts. At the
+ * end the faults are healed, the cluster must converge (liveness), every
+ * member's state machine must be identical, and the client history must be
+ * linearizable (test/support/lincheck).
+ */
+import assert from 'node:assert/strict';
+import {
+  ConfChange as ConfChangeCodec,
+  ConfChangeType,
+  EntryType,
+  MessageType,
+  type ConfChange,
+  type Entry,
+  type Message,
+  type Snapshot,
+} from '../../src/proto/gen/etcdtspb/raft.js';
+import { ProposalDroppedError, SnapshotOutOfDateError } from '../../src/server/raft/errors.js';
+import { snapshotIndex } from '../../src/server/raft/messages.js';
+import { SeededPrng, type Prng } from '../../src/server/raft/prng.js';
+import type { StateType } from '../../src/server/raft/raft.js';
+import { RawNode, type Ready } from '../../src/server/raft/rawnode.js';
+import type { MemoryStorage } from '../../src/server/raft/storage.js';
+import { checkOperations, type Operation } from '../support/lincheck/checker.js';
+import { etcdModel, type EtcdInput, type EtcdOutput } from '../support/lincheck/etcd-model.js';
+import { SafetyChecker, SafetyViolation } from './invariants.js';
+import { KvStateMachine, decodePut, encodePut } from './kv-state-machine.js';
+import { SimDisk } from './sim-disk.js';
+import { SimNetwork } from './sim-network.js';
+
+export interface SimOptions {
+  seed: number;
+  /** Client operations to issue. */
+  ops: number;
+  /** 3 or 5 initial voters; drawn from the seed when unset. */
+  members?: 3 | 5;
+  /** Keep a readable trace of every event (for replaying a failing seed). */
+  keepTrace?: boolean;
+}
+
+/** Everything a run decides up front from its seed. */
+export interface SimConfig {
+  members: 3 | 5;
+  preVote: boolean;
+  checkQuorum: boolean;
+  lossRate: number;
+  duplicateRate: number;
+  delayMax: number;
+  snapshotEvery: number;
+  keepEntries: number;
+  maxInflightMsgs: number;
+  maxSizePerMsgBytes: number;
+  faultEveryUnits: number;
+  clients: number;
+  keys: number;
+}
+
+export interface SimReport {
+  seed: number;
+  config: SimConfig;
+  traceHash: string;
+  simUnits: number;
+  ops: { ok: number; unknown: number; failed: number; reads: number; writes: number };
+  faults: Record<string, number>;
+  network: SimNetwork['stats'];
+  checks: SafetyChecker['counts'];
+  terms: number;
+  finalMembers: string[];
+  appliedIndex: string;
+  lincheck: { verdict: string; ms: number; ops: number };
+  trace?: string[];
+}
+
+const tickUnits = 10;
+const electionTick = 10;
+const clientTimeoutUnits = 60 * tickUnits;
+const convergeLimitUnits = 3000 * tickUnits;
+
+type CrashPoint = 'beforeSave' | 'afterSave' | 'afterSend' | 'afterApply';
+const crashPoints: CrashPoint[] = ['beforeSave', 'afterSave', 'afterSend', 'afterApply'];
+
+interface ClientOp {
+  clientId: number;
+  input: EtcdInput;
+  call: number;
+  deadline: number;
+  member: bigint;
+  reqId: string;
+}
+
+/** One simulated server process with its durable disk and state machine. */
+class Member {
+  readonly disk = new SimDisk();
+  /** Durable with its applied index (like the server's backend). */
+  sm = new KvStateMachine();
+  rn: RawNode | undefined;
+  storage: MemoryStorage | undefined;
+  lastRaftState: StateType = 'follower';
+  /** Removed from the cluster and shut down for good. */
+  removed = false;
+  /** Applied its own removal in the Ready being handled. */
+  selfRemoved = false;
+  armedCrash: CrashPoint | undefined;
+  restartAt: number | undefined;
+  lastSnapshotIndex = 0n;
+  /** In-memory commit index this incarnation (never decreases). */
+  commitSeen = 0n;
+  /** Durable commit index (never decreases, across crashes too). */
+  durableCommitSeen = 0n;
+  /** Client puts proposed here, by request id; answered when applied here. */
+  proposals = new Map<string, ClientOp>();
+  /** Client reads requested here, by context; `index` once confirmed. */
+  reads = new Map<string, { op: ClientOp; index?: bigint }>();
+
+  constructor(
+    readonly id: bigint,
+    readonly tickPhase: number,
+  ) {}
+
+  get alive(): boolean {
+    return this.rn !== undefined;
+  }
+}
+
+/** FNV-1a over everything that happens: equal hashes mean equal runs. */
+class TraceHash {
+  private a = 0x811c9dc5;
+  private b = 0x01000193;
+
+  add(s: string): void {
+    let a = this.a;
+    let b = this.b;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      a = Math.imul(a ^ c, 0x01000193);
+      b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15);
+    }
+    this.a = a;
+    this.b = b;
+  }
+
+  hex(): string {
+    return (this.a >>> 0).toString(16).padStart(8, '0') + (this.b >>> 0).toString(16).padStart(8, '0');
+  }
+}
+
+function pick<T>(prng: Prng, xs: readonly T[]): T {
+  return xs[prng.nextInt(xs.length)]!;
+}
+
+function shuffle<T>(prng: Prng, xs: readonly T[]): T[] {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = prng.nextInt(i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+export function drawConfig(prng: Prng, members?: 3 | 5): SimConfig {
+  return {
+    members: members ?? (prng.nextInt(2) === 0 ? 3 : 5),
+    preVote: prng.nextInt(2) === 0,
+    checkQuorum: prng.nextInt(2) === 0,
+    lossRate: pick(prng, [0, 0.01, 0.05, 0.1, 0.2]),
+    duplicateRate: pick(prng, [0, 0.01, 0.05]),
+    delayMax: pick(prng, [2, 5, 10, 20]),
+    snapshotEvery: 20 + prng.nextInt(81),
+    keepEntries: prng.nextInt(11),
+    maxInflightMsgs: pick(prng, [1, 4, 256]),
+    maxSizePerMsgBytes: pick(prng, [100, 1024 * 1024]),
+    faultEveryUnits: pick(prng, [100, 200, 400]),
+    clients: 3 + prng.nextInt(3),
+    keys: 2 + prng.nextInt(5),
+  };
+}
+
+export class Simulation {
+  readonly prng: Prng;
+  readonly config: SimConfig;
+  readonly net: SimNetwork;
+  readonly checker = new SafetyChecker();
+  readonly members = new Map<bigint, Member>();
+  now = 0;
+  private readonly hash = new TraceHash();
+  private readonly trace: string[] | undefined;
+  private nextMemberId: bigint;
+  private history: Operation<EtcdInput, EtcdOutput | undefined>[] = [];
+  private readonly clientBusy = new Map<number, ClientOp>();
+  private opsIssued = 0;
+  private reqSeq = 0;
+  /** The revision each applied put got, by value (values are unique). */
+  private readonly putRevision = new Map<string, number>();
+  private healAt: number | undefined;
+  private healing = false;
+  readonly faults: Record<string, number> = {};
+  private readonly counts = { ok: 0, unknown: 0, failed: 0, reads: 0, writes: 0 };
+  private logsChanged = false;
+
+  constructor(readonly options: SimOptions) {
+    this.prng = new SeededPrng(options.seed);
+    this.config = drawConfig(this.prng, options.members);
+    this.net = new SimNetwork(this.prng.fork(), {
+      lossRate: this.config.lossRate,
+      duplicateRate: this.config.duplicateRate,
+      delayMin: 1,
+      delayMax: this.config.delayMax,
+    });
+    this.trace = options.keepTrace === true ? [] : undefined;
+    this.nextMemberId = BigInt(this.config.members + 1);
+    const peers = Array.from({ length: this.config.members }, (_, i) => ({ id: BigInt(i + 1) }));
+    for (const p of peers) {
+      const m = this.addMember(p.id);
+      m.rn!.bootstrap(peers);
+    }
+  }
+
+  traceHash(): string {
+    return this.hash.hex();
+  }
+
+  /** The readable trace, when the run keeps one. */
+  traceLines(): string[] {
+    return this.trace ?? [];
+  }
+
+  private record(event: string): void {
+    this.hash.add(event);
+    this.trace?.push(`${this.now} ${event}`);
+  }
+
+  private count(fault: string): void {
+    this.faults[fault] = (this.faults[fault] ?? 0) + 1;
+  }
+
+  // -----------------------------------------------------------------------
+  // Members
+
+  private addMember(id: bigint): Member {
+    const m = new Member(id, this.prng.nextInt(tickUnits));
+    this.members.set(id, m);
+    this.start(m);
+    return m;
+  }
+
+  /** Starts (or restarts) a member from its durable state. */
+  private start(m: Member): void {
+    const snap = m.disk.durableSnapshot();
+    if (snapshotIndex(snap) > m.sm.appliedIndex) {
+      // Crashed after persisting a received snapshot, before applying it.
+      m.sm = KvStateMachine.restore(snap.data, snapshotIndex(snap), snap.metadata!.confState!);
+      this.checker.onSnapshotRestored(m.id, m.sm.appliedIndex, m.sm.fingerprint());
+    }
+    const storage = m.disk.load();
+    if (m.sm.appliedIndex > 0n) storage.setConfState(m.sm.confState);
+    m.storage = storage;
+    m.rn = new RawNode({
+      id: m.id,
+      electionTick,
+      heartbeatTick: 1,
+      storage,
+      applied: m.sm.appliedIndex,
+      maxSizePerMsgBytes: this.config.maxSizePerMsgBytes,
+      maxInflightMsgs: this.config.maxInflightMsgs,
+      checkQuorum: this.config.checkQuorum,
+      preVote: this.config.preVote,
+      prng: this.prng.fork(),
+    });
+    m.lastRaftState = 'follower';
+    m.lastSnapshotIndex = snapshotIndex(snap);
+    m.commitSeen = m.rn.basicStatus().commit;
+    m.restartAt = undefined;
+    m.armedCrash = undefined;
+    this.assertNotBelow(m.commitSeen, m.durableCommitSeen, `member ${m.id} restarted with commit ${m.commitSeen} below its durable commit`);
+    this.record(`start ${m.id} applied=${m.sm.appliedIndex} commit=${m.commitSeen}`);
+  }
+
+  private assertNotBelow(value: bigint, floor: bigint, message: string): void {
+    if (value < floor) throw new SafetyViolation('Monotonicity', message);
+  }
+
+  private crash(m: Member, why: string): void {
+    this.record(`crash ${m.id} ${why} unsynced=${m.disk.unsynced}`);
+    this.count('crash');
+    m.disk.crash();
+    m.rn = undefined;
+    m.storage = undefined;
+    // A client whose request was in flight here sees its connection drop.
+    for (const op of m.proposals.values()) this.finishUnknown(op);
+    for (const { op } of m.reads.values()) this.finishFailed(op);
+    m.proposals.clear();
+    m.reads.clear();
+    // Some restarts are quick (before the messages in flight land), some slow.
+    m.restartAt = this.now + 1 + (this.prng.nextInt(2) === 0 ? this.prng.nextInt(10) : this.prng.nextInt(40 * tickUnits));
+  }
+
+  /** After every input a member handles: roles for Election Safety, then a new leader's log. */
+  private observe(m: Member): void {
+    const r = m.rn!.raft;
+    if (this.checker.observeRole(m.id, r.state, r.term)) {
+      this.record(`leader ${m.id} term=${r.term}`);
+      this.checker.checkLeaderCompleteness(m.id, r.term, r.raftLog);
+    }
+    const commit = r.raftLog.committed;
+    this.assertNotBelow(commit, m.commitSeen, `member ${m.id} commit went from ${m.commitSeen} to ${commit}`);
+    if (commit > m.commitSeen) {
+      this.checker.onCommitted(m.id, r.term, r.raftLog, m.commitSeen, commit);
+      m.commitSeen = commit;
+    }
+  }
+
+  // -----------------------------------------------------------------------
+  // Ready handling: the contract of rawnode.ts, with crash points between steps
+
+  private handleReady(m: Member): void {
+    const rn = m.rn!;
+    const rd = rn.ready();
+    this.record(`ready ${m.id} e=${rd.entries.length} c=${rd.committedEntries.length} m=${rd.messages.length} hs=${rd.hardState?.commit ?? '-'} s=${rd.snapshot === undefined ? 0 : 1}`);
+    if (rd.softState !== undefined) m.lastRaftState = rd.softState.raftState;
+    // A leader may send before (or while) it persists; everyone else after.
+    const sendEarly = m.lastRaftState === 'leader' && this.prng.nextInt(2) === 0;
+    if (sendEarly) this.sendAll(m, rd.messages);
+    if (this.crashPoint(m, 'beforeSave')) return;
+    this.persist(m, rd);
+    if (this.crashPoint(m, 'afterSave')) return;
+    if (!sendEarly) this.sendAll(m, rd.messages);
+    if (this.crashPoint(m, 'afterSend')) return;
+    if (rd.snapshot !== undefined) this.restoreSnapshot(m, rd.snapshot);
+    for (const e of rd.committedEntries) this.apply(m, e);
+    if (this.crashPoint(m, 'afterApply')) return;
+    for (const rs of rd.readStates) {
+      const read = m.reads.get(rs.requestCtx.toString());
+      if (read !== undefined) read.index = rs.index;
+    }
+    rn.advance();
+    this.serveReads(m);
+    this.maybeSnapshot(m);
+    if (m.selfRemoved) this.shutdownRemoved(m);
+  }
+
+  private crashPoint(m: Member, point: CrashPoint): boolean {
+    if (m.armedCrash !== point) return false;
+    this.crash(m, point);
+    return true;
+  }
+
+  private persist(m: Member, rd: Ready): void {
+    const log = m.rn!.raft.raftLog;
+    if (rd.snapshot !== undefined) m.disk.write({ kind: 'snapshot', snapshot: rd.snapshot });
+    if (rd.entries.length > 0) {
+      this.checker.onPersist(m.id, rd.entries, log.termOrZero(rd.entries[0]!.index - 1n));
+      m.disk.write({ kind: 'entries', entries: rd.entries });
+      this.logsChanged = true;
+    }
+    if (rd.hardState !== undefined) m.disk.write({ kind: 'hardState', hardState: rd.hardState });
+    // Unsynced writes reach the disk sooner or later on their own.
+    if (rd.mustSync || this.prng.nextInt(4) === 0) m.disk.fsync();
+    const durableCommit = m.disk.durableHardState().commit;
+    this.assertNotBelow(durableCommit, m.durableCommitSeen, `member ${m.id} durable commit went from ${m.durableCommitSeen} to ${durableCommit}`);
+    m.durableCommitSeen = durableCommit;
+    if (rd.snapshot !== undefined) {
+      m.storage!.applySnapshot(rd.snapshot);
+      this.logsChanged = true;
+    }
+    m.storage!.append(rd.entries);
+    if (rd.hardState !== undefined) m.storage!.setHardState(rd.hardState);
+  }
+
+  /**
+   * The durability half of the Ready contract: an answer that promises
+   * something (a granted vote, an acknowledged entry) may leave only once
+   * what it promises is on disk, or a crash could break the promise.
+   */
+  private checkDurableBeforeSend(m: Member, msg: Message): void {
+    if (msg.type === MessageType.MsgVoteResp && !msg.reject) {
+      // A later term on disk also keeps the promise: no vote in msg.term can follow.
+      const hs = m.disk.durableHardState();
+      if (hs.term < msg.term || (hs.term === msg.term && hs.vote !== msg.to)) {
+        throw new SafetyViolation('Durability', `member ${m.id} granted its vote for ${msg.to} in term ${msg.term} but disk has term ${hs.term} vote ${hs.vote}`);
+      }
+    }
+    // An acknowledgement from an older term may name entries a newer leader
+    // has since replaced in the same Ready; that leader's term on disk keeps
+    // the old leader from counting on them (it must step down first).
+    if (msg.type === MessageType.MsgAppResp && !msg.reject && msg.index > m.disk.durableLastIndex() && m.disk.durableHardState().term <= msg.term) {
+      throw new SafetyViolation('Durability', `member ${m.id} acknowledged index ${msg.index} but its disk ends at ${m.disk.durableLastIndex()}`);
+    }
+  }
+
+  private sendAll(m: Member, msgs: Message[]): void {
+    for (let msg of msgs) {
+      this.checkDurableBeforeSend(m, msg);
+      if (msg.type === MessageType.MsgSnap) {
+        // As the server does: send the current state, not the stored snapshot
+        // (which may predate the recipient's membership).
+        msg = { ...msg, snapshot: this.freshSnapshot(m) };
+        this.count('snapshot-sent');
+      }
+      this.record(`send ${msg.from}>${msg.to} ${MessageType[msg.type]} t=${msg.term} i=${msg.index} c=${msg.commit} n=${msg.entries.length}`);
+      this.net.send(msg, this.now);
+    }
+  }
+
+  private freshSnapshot(m: Member): Snapshot {
+    const index = m.sm.appliedIndex;
+    return { data: m.sm.serialize(), metadata: { index, term: m.storage!.term(index), confState: m.sm.confState } };
+  }
+
+  private restoreSnapshot(m: Member, s: Snapshot): void {
+    const index = snapshotIndex(s);
+    assert.ok(index > m.sm.appliedIndex, `member ${m.id} restores snapshot ${index} at applied ${m.sm.appliedIndex}`);
+    m.sm = KvStateMachine.restore(s.data, index, s.metadata!.confState!);
+    m.lastSnapshotIndex = index;
+    this.checker.onSnapshotRestored(m.id, index, m.sm.fingerprint());
+    this.record(`restore ${m.id} ${index}`);
+  }
+
+  private apply(m: Member, e: Entry): void {
+    m.sm.advanceTo(e.index);
+    if (e.type === EntryType.EntryConfChange) {
+      this.applyConfChange(m, ConfChangeCodec.decode(e.data));
+    } else if (e.data.length > 0) {
+      const cmd = decodePut(e.data);
+      const revision = m.sm.put(cmd.k, cmd.v);
+      this.putRevision.set(cmd.v, revision);
+      const op = m.proposals.get(cmd.id);
+      if (op !== undefined) {
+        m.proposals.delete(cmd.id);
+        this.finishOk(op, { revision });
+      }
+    }
+    this.checker.onApplied(m.id, e, m.sm.fingerprint());
+  }
+
+  /**
+   * The membership layer: validates a committed change against the current
+   * configuration (as etcd's cluster store does) and applies it, or applies
+   * it as a no-op (node id 0) when it no longer makes sense.
+   */
+  private applyConfChange(m: Member, cc: ConfChange): void {
+    const sm = m.sm;
+    const isVoter = sm.voters.has(cc.nodeId);
+    const isMember = isVoter || sm.learners.has(cc.nodeId);
+    let valid = true;
+    if (cc.type === ConfChangeType.ConfChangeRemoveNode) valid = isMember && !(isVoter && sm.voters.size === 1);
+    if (cc.type === ConfChangeType.ConfChangeAddNode || cc.type === ConfChangeType.ConfChangeAddLearnerNode) valid = !sm.removed.has(cc.nodeId);
+    sm.confState = m.rn!.applyConfChange(valid ? cc : { ...cc, nodeId: 0n });
+    if (valid) {
+      if (cc.type === ConfChangeType.ConfChangeAddNode) {
+        sm.learners.delete(cc.nodeId);
+        sm.voters.add(cc.nodeId);
+      } else if (cc.type === ConfChangeType.ConfChangeAddLearnerNode) {
+        sm.voters.delete(cc.nodeId);
+        sm.learners.add(cc.nodeId);
+      } else if (cc.type === ConfChangeType.ConfChangeRemoveNode) {
+        sm.voters.delete(cc.nodeId);
+        sm.learners.delete(cc.nodeId);
+        sm.removed.add(cc.nodeId);
+        if (cc.nodeId === m.id) m.selfRemoved = true;
+      }
+    }
+    this.observe(m);
+  }
+
+  /** A member that applied its own removal stops, as an etcd member does. */
+  private shutdownRemoved(m: Member): void {
+    this.record(`removed ${m.id}`);
+    for (const op of m.proposals.values()) this.finishUnknown(op);
+    for (const { op } of m.reads.values()) this.finishFailed(op);
+    m.proposals.clear();
+    m.reads.clear();
+    m.removed = true;
+    m.rn = undefined;
+    m.storage = undefined;
+  }
+
+  private maybeSnapshot(m: Member): void {
+    const index = m.sm.appliedIndex;
+    if (index - m.lastSnapshotIndex < BigInt(this.config.snapshotEvery)) return;
+    const data = m.sm.serialize();
+    try {
+      m.storage!.createSnapshot(index, m.sm.confState, data);
+    } catch (err) {
+      if (err instanceof SnapshotOutOfDateError) return;
+      throw err;
+    }
+    const compactTo = index - BigInt(this.config.keepEntries);
+    if (compactTo > m.storage!.firstIndex()) m.storage!.compact(compactTo);
+    m.disk.saveSnapshot(index, m.sm.confState, data, compactTo);
+    m.lastSnapshotIndex = index;
+    this.logsChanged = true;
+    this.record(`snapshot ${m.id} ${index}`);
+  }
+
+  // -----------------------------------------------------------------------
+  // Network
+
+  private deliver(): void {
+    for (const d of this.net.due(this.now)) {
+      const { m: msg } = d;
+      const from = this.members.get(msg.from);
+      const to = this.members.get(msg.to);
+      const reachable = d.delivered && to?.alive === true && !to.sm.removed.has(msg.from);
+      if (msg.type === MessageType.MsgSnap && from?.alive === true) {
+        from.rn!.reportSnapshot(msg.to, reachable);
+        this.observe(from);
+      }
+      if (!reachable) {
+        if (d.blocked && from?.alive === true && this.prng.nextInt(2) === 0) from.rn!.reportUnreachable(msg.to);
+        continue;
+      }
+      this.record(`recv ${msg.from}>${msg.to} ${MessageType[msg.type]} t=${msg.term}`);
+      to.rn!.step(msg);
+      this.observe(to);
+    }
+  }
+
+  // -----------------------------------------------------------------------
+  // Clients
+
+  private aliveMembers(): Member[] {
+    return [...this.members.values()].filter((m) => m.alive);
+  }
+
+  private leader(): Member | undefined {
+    let best: Member | undefined;
+    for (const m of this.aliveMembers()) {
+      const r = m.rn!.raft;
+      if (r.state === 'leader' && (best === undefined || r.term > best.rn!.raft.term)) best = m;
+    }
+    return best;
+  }
+
+  private clientsStep(): void {
+    for (let c = 0; c < this.config.clients; c++) {
+      const busy = this.clientBusy.get(c);
+      if (busy !== undefined) {
+        if (this.now >= busy.deadline) this.timeOut(busy);
+        continue;
+      }
+      if (this.opsIssued >= this.options.ops || this.healing || this.prng.nextInt(8) !== 0) continue;
+      const targets = this.aliveMembers();
+      if (targets.length === 0) continue;
+      this.startOp(c, pick(this.prng, targets));
+    }
+  }
+
+  private startOp(clientId: number, m: Member): void {
+    const key = `k${this.prng.nextInt(this.config.keys)}`;
+    const reqId = `r${this.reqSeq++}`;
+    const isPut = this.prng.nextInt(5) < 3;
+    const input: EtcdInput = isPut ? { type: 'put', key, value: `c${clientId}-${reqId}` } : { type: 'get', key };
+    const op: ClientOp = { clientId, input, call: this.now, deadline: this.now + clientTimeoutUnits, member: m.id, reqId };
+    this.opsIssued++;
+    this.clientBusy.set(clientId, op);
+    this.record(`op ${clientId} ${reqId} ${input.type} ${key} at ${m.id}`);
+    if (isPut) {
+      this.counts.writes++;
+      try {
+        m.rn!.propose(encodePut({ k: key, v: (input as { value: string }).value, id: reqId }));
+        m.proposals.set(reqId, op);
+      } catch (err) {
+        if (!(err instanceof ProposalDroppedError)) throw err;
+        this.finishFailed(op);
+      }
+    } else {
+      this.counts.reads++;
+      m.reads.set(reqId, { op });
+      m.rn!.readIndex(Buffer.from(reqId));
+    }
+    this.observe(m);
+  }
+
+  private serveReads(m: Member): void {
+    for (const [ctx, read] of m.reads) {
+      if (read.index === undefined || m.sm.appliedIndex < read.index) continue;
+      m.reads.delete(ctx);
+      const key = (read.op.input as { key: string }).key;
+      this.finishOk(read.op, m.sm.get(key));
+    }
+  }
+
+  private timeOut(op: ClientOp): void {
+    const m = this.members.get(op.member)!;
+    if (op.input.type === 'put') {
+      m.proposals.delete(op.reqId);
+      this.finishUnknown(op);
+    } else {
+      m.reads.delete(op.reqId);
+      this.finishFailed(op);
+    }
+  }
+
+  private settle(op: ClientOp): void {
+    assert.equal(this.clientBusy.get(op.clientId), op, `client ${op.clientId} settles a request that is not in flight`);
+    this.clientBusy.delete(op.clientId);
+  }
+
+  private finishOk(op: ClientOp, output: EtcdOutput): void {
+    this.settle(op);
+    this.counts.ok++;
+    this.record(`ok ${op.reqId} ${JSON.stringify(output)}`);
+    this.history.push({ clientId: op.clientId, input: op.input, output, call: op.call, return: this.now });
+  }
+
+  /** A write that may or may not have taken effect. */
+  private finishUnknown(op: ClientOp): void {
+    this.settle(op);
+    this.counts.unknown++;
+    this.record(`unknown ${op.reqId}`);
+    this.history.push({ clientId: op.clientId, input: op.input, output: undefined, call: op.call, return: Infinity });
+  }
+
+  /** Certainly no effect (refused proposal, unanswered read): left out of the history. */
+  private finishFailed(op: ClientOp): void {
+    this.settle(op);
+    this.counts.failed++;
+    this.record(`failed ${op.reqId}`);
+  }
+
+  // -----------------------------------------------------------------------
+  // Nemesis: faults, membership changes, leadership moves
+
+  private nemesisStep(): void {
+    for (const m of this.members.values()) {
+      if (!m.alive && !m.removed && m.restartAt !== undefined && this.now >= m.restartAt) this.start(m);
+    }
+    if (this.healAt !== undefined && this.now >= this.healAt) {
+      this.net.heal();
+      this.healAt = undefined;
+      this.record('heal');
+    }
+    if (this.healing || this.prng.nextInt(this.config.faultEveryUnits) !== 0) return;
+    const roll = this.prng.nextInt(100);
+    if (roll < 30) this.crashSomeone();
+    else if (roll < 60) this.partitionSomehow();
+    else if (roll < 85) this.changeMembership();
+    else this.transferLeadership();
+  }
+
+  private voters(): bigint[] {
+    return this.leader()?.sm.confState.voters ?? [];
+  }
+
+  private crashSomeone(): void {
+    const alive = this.aliveMembers();
+    const down = [...this.members.values()].filter((m) => !m.alive && !m.removed).length;
+    // Keep a majority of the initial size running, so the cluster can make progress.
+    if (alive.length === 0 || down >= Math.floor((this.config.members - 1) / 2)) return;
+    const victim = this.prng.nextInt(3) === 0 ? (this.leader() ?? pick(this.prng, alive)) : pick(this.prng, alive);
+    if (this.prng.nextInt(2) === 0) this.crash(victim, 'now');
+    else {
+      victim.armedCrash = pick(this.prng, crashPoints);
+      this.record(`arm ${victim.id} ${victim.armedCrash}`);
+    }
+  }
+
+  private partitionSomehow(): void {
+    if (this.net.partitioned) return;
+    const ids = [...this.members.values()].filter((m) => !m.removed).map((m) => m.id);
+    const kind = this.prng.nextInt(4);
+    const lead = this.leader()?.id ?? pick(this.prng, ids);
+    if (kind === 0) {
+      this.net.partition([lead], ids.filter((i) => i !== lead));
+      this.count('partition-leader');
+    } else if (kind === 1) {
+      const shuffled = shuffle(this.prng, ids);
+      const cut = 1 + this.prng.nextInt(Math.max(1, ids.length - 1));
+      this.net.partition(shuffled.slice(0, cut), shuffled.slice(cut));
+      this.count('partition-split');
+    } else if (kind === 2) {
+      // Asymmetric: one member hears everyone but nobody hears it.
+      const victim = pick(this.prng, ids);
+      for (const other of ids) if (other !== victim) this.net.block(victim, other);
+      this.count('partition-oneway');
+    } else {
+      const a = pick(this.prng, ids);
+      const b = pick(this.prng, ids);
+      if (a !== b) this.net.partition([a], [b]);
+      this.count('partition-link');
+    }
+    this.healAt = this.now + 50 + this.prng.nextInt(60 * tickUnits);
+    this.record(`partition kind=${kind}`);
+  }
+
+  /**
+   * One step of the membership cycle, decided from the leader's applied
+   * configuration: add a learner (a new member process), promote it once
+   * it has caught up, then remove some voter (perhaps the leader) to get
+   * back to the initial size. Member ids are never reused, like etcd's.
+   */
+  private changeMembership(): void {
+    const lead = this.leader();
+    if (lead === undefined) return;
+    const cs = lead.sm.confState;
+    let cc: ConfChange;
+    if (cs.learners.length > 0) {
+      const learner = cs.learners[0]!;
+      const pr = lead.rn!.status().progress?.get(learner);
+      if (pr !== undefined && pr.match >= lead.rn!.raft.raftLog.committed) cc = conf(ConfChangeType.ConfChangeAddNode, learner);
+      else if (this.prng.nextInt(4) === 0) cc = conf(ConfChangeType.ConfChangeRemoveNode, learner);
+      else return;
+    } else if (cs.voters.length > this.config.members) {
+      cc = conf(ConfChangeType.ConfChangeRemoveNode, pick(this.prng, cs.voters));
+    } else if (this.prng.nextInt(8) === 0) {
+      cc = conf(ConfChangeType.ConfChangeUpdateNode, pick(this.prng, cs.voters));
+    } else {
+      const id = this.nextMemberId++;
+      cc = conf(ConfChangeType.ConfChangeAddLearnerNode, id);
+      this.addMember(id);
+    }
+    this.record(`conf ${ConfChangeType[cc.type]} ${cc.nodeId} via ${lead.id}`);
+    this.count(`conf-${ConfChangeType[cc.type]}`);
+    try {
+      lead.rn!.proposeConfChange(cc);
+    } catch (err) {
+      if (!(err instanceof ProposalDroppedError)) throw err;
+    }
+    this.observe(lead);
+  }
+
+  private transferLeadership(): void {
+    const lead = this.leader();
+    const voters = this.voters().filter((v) => v !== lead?.id);
+    if (lead === undefined || voters.length === 0) return;
+    const to = pick(this.prng, voters);
+    this.record(`transfer ${lead.id} -> ${to}`);
+    this.count('transfer');
+    lead.rn!.transferLeader(to);
+    this.observe(lead);
+  }
+
+  // -----------------------------------------------------------------------
+  // The main loop
+
+  private tickMembers(): void {
+    for (const m of this.members.values()) {
+      if (!m.alive || (this.now + m.tickPhase) % tickUnits !== 0) continue;
+      m.rn!.tick();
+      this.observe(m);
+    }
+  }
+
+  private handleReadies(): void {
+    for (const m of this.members.values()) {
+      // A Ready can make more work (applying a conf change); a few rounds per unit suffice.
+      for (let round = 0; round < 3 && m.alive && m.rn!.hasReady(); round++) {
+        this.handleReady(m);
+        if (m.alive) this.observe(m);
+      }
+    }
+  }
+
+  private checkLogs(): void {
+    if (!this.logsChanged || this.now % 50 !== 0) return;
+    this.logsChanged = false;
+    this.checker.checkLogsPairwise(this.aliveMembers().map((m) => ({ id: m.id, log: m.rn!.raft.raftLog })));
+  }
+
+  /** Ends the faults: heal, restart everyone, stop losing messages. */
+  private beginHealing(): void {
+    this.healing = true;
+    this.net.heal();
+    this.healAt = undefined;
+    this.net.config = { ...this.net.config, lossRate: 0, duplicateRate: 0 };
+    for (const m of this.members.values()) {
+      m.armedCrash = undefined;
+      if (!m.alive && !m.removed) this.start(m);
+    }
+    this.record('healing');
+  }
+
+  /** Every current member is running, caught up, and has applied everything. */
+  private converged(): boolean {
+    const lead = this.leader();
+    if (lead === undefined || this.clientBusy.size > 0) return false;
+    const r = lead.rn!.raft;
+    if (r.raftLog.committed !== r.raftLog.lastIndex() || !r.committedEntryInCurrentTerm()) return false;
+    const cs = lead.sm.confState;
+    for (const id of [...cs.voters, ...cs.learners]) {
+      const m = this.members.get(id);
+      if (m === undefined || !m.alive || m.sm.appliedIndex !== r.raftLog.committed) return false;
+      if (m.rn!.raft.raftLog.lastIndex() !== r.raftLog.lastIndex()) return false;
+    }
+    return true;
+  }
+
+  run(): SimReport {
+    for (;; this.now++) {
+      this.deliver();
+      this.tickMembers();
+      this.clientsStep();
+      this.nemesisStep();
+      this.handleReadies();
+      this.checkLogs();
+      if (!this.healing && this.opsIssued >= this.options.ops && this.clientBusy.size === 0) this.beginHealing();
+      if (this.healing && this.converged()) break;
+      if (this.now > convergeLimitUnits + this.options.ops * 50 * tickUnits) {
+        throw new SafetyViolation('Liveness', `no convergence by time ${this.now} (healing=${this.healing}, issued=${this.opsIssued})`);
+      }
+    }
+    return this.finish();
+  }
+
+  private finish(): SimReport {
+    const lead = this.leader()!;
+    const cs = lead.sm.confState;
+    const finals = [...cs.voters, ...cs.learners].map((id) => this.members.get(id)!);
+    const fingerprint = lead.sm.fingerprint();
+    for (const m of finals) {
+      if (m.sm.fingerprint() !== fingerprint) {
+        throw new SafetyViolation('Convergence', `member ${m.id} state ${m.sm.fingerprint()} differs from leader ${lead.id}: ${fingerprint}`);
+      }
+    }
+    this.checker.checkLogsPairwise(finals.map((m) => ({ id: m.id, log: m.rn!.raft.raftLog })));
+    const lincheck = this.checkLinearizable();
+    return {
+      seed: this.options.seed,
+      config: this.config,
+      traceHash: this.hash.hex(),
+      simUnits: this.now,
+      ops: { ...this.counts },
+      faults: { ...this.faults },
+      network: { ...this.net.stats },
+      checks: { ...this.checker.counts },
+      terms: this.checker.termsWithLeader,
+      finalMembers: finals.map((m) => String(m.id)),
+      appliedIndex: String(lead.sm.appliedIndex),
+      lincheck,
+      trace: this.trace,
+    };
+  }
+
+  /**
+   * Unknown-outcome puts are settled from the final state (etcd's robustness
+   * suite does the same "patching"): values are unique, so a put that was
+   * applied gets the revision it was applied at, and one that never was is
+   * dropped (the cluster has converged, so it never will be).
+   */
+  private checkLinearizable(): SimReport['lincheck'] {
+    const ops = this.history.flatMap((op) => {
+      if (op.output !== undefined || op.input.type !== 'put') return [op];
+      const revision = this.putRevision.get(op.input.value);
+      return revision === undefined ? [] : [{ ...op, output: { revision } }];
+    });
+    const started = Date.now();
+    const result = checkOperations(etcdModel, ops, { timeoutMs: 20_000 });
+    const ms = Date.now() - started;
+    if (result.verdict !== 'ok') {
+      throw new SafetyViolation('Linearizability', `verdict ${result.verdict} on ${ops.length} operations: ${result.explanation ?? ''}`);
+    }
+    return { verdict: result.verdict, ms, ops: ops.length };
+  }
+}
+
+function conf(type: ConfChangeType, nodeId: bigint): ConfChange {
+  return { type, nodeId, context: Buffer.alloc(0), id: 0n };
+}
+
+/** A failed run: the seed and trace hash are in the message, the trace (if kept) attached. */
+export interface SimFailure extends Error {
+  simTrace?: string[];
+}
+
+/** Runs one seed; a failure names the seed and the trace hash so it can be replayed. */
+export function runSeed(options: SimOptions): SimReport {
+  const sim = new Simulation(options);
+  try {
+    return sim.run();
+  } catch (err) {
+    const e = err as SimFailure;
+    e.simTrace = sim.traceLines();
+    e.message = `seed ${options.seed} failed at time ${sim.now} (trace hash so far ${sim.traceHash()}; replay with SIM_SEED=${options.seed}): ${e.message}`;
+    throw e;
+  }
+}
