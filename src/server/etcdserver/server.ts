@@ -4,6 +4,7 @@ import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { InternalRaftRequest } from '../../proto/gen/etcdtspb/internal.js';
+import { encodeInternalPut } from '../../proto/fast/codecs.js';
 import { ConfChange, ConfChangeType, ConfState, EntryType, type Entry, type Snapshot } from '../../proto/gen/etcdtspb/raft.js';
 import { AlarmRequest_AlarmAction, AlarmType, type AlarmRequest, type AlarmResponse, type HashKVResponse } from '../../proto/gen/etcdserverpb/rpc.js';
 import type {
@@ -104,7 +105,7 @@ export class EtcdServer implements StateMachine {
   readonly memberId: bigint;
   appliedIndex: bigint;
   readonly driver: RaftNode;
-  private readonly waits = new WaitRegistry<ApplyResult>();
+  private readonly waits: WaitRegistry<ApplyResult>;
   private readonly ids: IdGenerator;
   private readonly requestTimeoutMs: number;
   private stopped = false;
@@ -152,6 +153,7 @@ export class EtcdServer implements StateMachine {
     this.currentConfState = storedConf !== undefined ? ConfState.decode(storedConf) : { voters: [], learners: [] };
     this.ids = new IdGenerator(this.memberId, Date.now());
     this.requestTimeoutMs = 5000 + 2 * config.electionTimeoutMs;
+    this.waits = new WaitRegistry<ApplyResult>(this.requestTimeoutMs, () => new TimeoutError());
     if (boot.kind === 'restart') boot.storage.setConfState(this.currentConfState);
     const rawNode = new RawNode({
       id: this.memberId,
@@ -530,8 +532,9 @@ export class EtcdServer implements StateMachine {
     if (this.stopped) throw new StoppedError();
     if (this.driver.committedIndex - this.appliedIndex > BigInt(applyCommitGapMax)) throw new TooManyRequestsError();
     const id = this.ids.next();
-    const request: InternalRaftRequest = { ...body, header: { ID: id, username: '', authRevision: 0n } };
-    const data = InternalRaftRequest.encode(request).finish();
+    const data = body.put !== undefined && Object.keys(body).length === 1
+      ? encodeInternalPut(id, body.put)
+      : InternalRaftRequest.encode({ ...body, header: { ID: id, username: '', authRevision: 0n } }).finish();
     if (data.length > this.config.maxRequestBytes) throw new RequestTooLargeError();
     return this.waitFor(id, () => this.driver.propose(data));
   }
@@ -543,20 +546,15 @@ export class EtcdServer implements StateMachine {
     return this.waitFor(id, () => this.driver.proposeConfChange({ ...cc, id }));
   }
 
-  private async waitFor(id: bigint, propose: () => void): Promise<ApplyResult> {
+  /** Registers the proposal, proposes it, and waits (the registry times it out). */
+  private waitFor(id: bigint, propose: () => void): Promise<ApplyResult> {
     const done = this.waits.register(id);
     try {
       propose();
     } catch (err) {
       this.waits.fail(id, err as Error);
-      return done;
     }
-    const timer = setTimeout(() => this.waits.fail(id, new TimeoutError()), this.requestTimeoutMs);
-    try {
-      return await done;
-    } finally {
-      clearTimeout(timer);
-    }
+    return done;
   }
 
   // ---- StateMachine (called by RaftNode) ----

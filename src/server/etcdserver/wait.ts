@@ -7,13 +7,35 @@ import assert from 'node:assert/strict';
  * applied (lost on a leader change) is rejected by its timeout.
  */
 export class WaitRegistry<T> {
-  private readonly waiting = new Map<bigint, { resolve: (value: T) => void; reject: (err: Error) => void }>();
+  /** Insertion order = registration order = deadline order (one timeout for all). */
+  private readonly waiting = new Map<bigint, { resolve: (value: T) => void; reject: (err: Error) => void; deadline: number }>();
+  private sweeper: NodeJS.Timeout | undefined;
+
+  /**
+   * @param timeoutMs how long a registration may wait before it fails with
+   *   `onTimeout()`; checked by one periodic sweep rather than a timer per
+   *   request (timers cost more than the requests they guard under load).
+   */
+  constructor(private readonly timeoutMs = 0, private readonly onTimeout: () => Error = () => new Error('timed out')) {}
 
   register(id: bigint): Promise<T> {
     assert.ok(!this.waiting.has(id), `duplicate wait id ${id}`);
+    if (this.timeoutMs > 0 && this.sweeper === undefined) {
+      this.sweeper = setInterval(() => this.sweep(), Math.max(10, Math.min(1000, this.timeoutMs / 10)));
+      this.sweeper.unref();
+    }
     return new Promise<T>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
+      this.waiting.set(id, { resolve, reject, deadline: this.timeoutMs > 0 ? performance.now() + this.timeoutMs : Infinity });
     });
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    for (const [id, w] of this.waiting) {
+      if (w.deadline > now) break;
+      this.waiting.delete(id);
+      w.reject(this.onTimeout());
+    }
   }
 
   isRegistered(id: bigint): boolean {
@@ -36,6 +58,8 @@ export class WaitRegistry<T> {
 
   failAll(err: Error): void {
     for (const [id] of this.waiting) this.fail(id, err);
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
   }
 
   get size(): number {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { KeyValue, Event, Event_EventType } from '../../proto/gen/mvccpb/kv.js';
+import { encodeKeyValue } from '../../proto/fast/codecs.js';
 import type { Backend } from './backend.js';
 import { CompactedError, FutureRevisionError } from './errors.js';
 import { bytesToRevision, mainRevisionToBytes, revisionKeyString, revisionToBytes, type Revision } from './revision.js';
@@ -287,7 +288,7 @@ export class WriteTxn {
       version: (prev?.version ?? 0n) + 1n,
       lease,
     };
-    this.store.backend.put('key', revisionToBytes(rev), Buffer.from(KeyValue.encode(kv).finish()));
+    this.store.backend.put('key', revisionToBytes(rev), encodeKeyValue(kv));
     this.store.index.put(key, keyString, rev);
     this.events.push({ type: Event_EventType.PUT, kv, prevKv: undefined });
     const leases = this.store.leaseTracker;
@@ -312,7 +313,7 @@ export class WriteTxn {
     const rev: Revision = { main, sub: this.events.length };
     const keyString = key.toString('latin1');
     const kv: KeyValue = { key, value: Buffer.alloc(0), createRevision: 0n, modRevision: main, version: 0n, lease: 0n };
-    this.store.backend.put('key', revisionToBytes(rev, true), Buffer.from(KeyValue.encode(kv).finish()));
+    this.store.backend.put('key', revisionToBytes(rev, true), encodeKeyValue(kv));
     const deleted = this.store.index.tombstone(keyString, rev);
     assert.ok(deleted, 'tombstone of a key that was live a moment ago failed');
     this.events.push({ type: Event_EventType.DELETE, kv, prevKv: undefined });

@@ -1,7 +1,8 @@
 import assert from 'node:assert';
 import { open, readdir, rename, rm, rmdir, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Entry, HardState, SnapshotMetadata } from '../../proto/gen/etcdtspb/raft.js';
+import { HardState, SnapshotMetadata, type Entry } from '../../proto/gen/etcdtspb/raft.js';
+import { encodeEntry } from '../../proto/fast/codecs.js';
 import { walRecordBytesMax, walSegmentBytes } from '../constants.js';
 import { failpoint } from '../failpoint.js';
 import { DirLock } from './dir-lock.js';
@@ -236,7 +237,7 @@ export class Wal {
       const entry = entries[i]!;
       const expected = i === 0 ? undefined : entries[i - 1]!.index + 1n;
       assert(expected === undefined || entry.index === expected, `entries not contiguous at ${entry.index}`);
-      const payload = Entry.encode(entry).finish();
+      const payload = encodeEntry(entry);
       checkRecordSize(payload.length);
       records.push({ type: RecordType.entry, payload, index: entry.index });
       bytes += frameBytes(payload.length);
