@@ -27,8 +27,12 @@ export const quotaBackendBytesDefault = 2 * 1024 * 1024 * 1024;
 /** The largest quota etcd recommends (8 GiB); larger quotas are accepted with a warning. */
 export const quotaBackendBytesMaxSuggested = 8 * 1024 * 1024 * 1024;
 
-/** Raft entries between snapshots (etcd --snapshot-count). */
-export const snapshotCountDefault = 100_000;
+/**
+ * Raft entries between snapshots (etcd --snapshot-count). etcd 3.4 used
+ * 100,000; 3.6 lowered it to 10,000, which roughly halved its memory, since
+ * every entry since the last snapshot stays in memory for slow followers.
+ */
+export const snapshotCountDefault = 10_000;
 
 /** Entries kept in the log after a snapshot so slow followers catch up without one. */
 export const snapshotCatchUpEntries = 5_000;

@@ -200,7 +200,7 @@ export class KVStore {
       // again by compacting the rebuilt index below.
       const kv = KeyValue.decode(value);
       const keyString = kv.key.toString('latin1');
-      this.index.restoreChange(kv.key, keyString, rev, tombstone, kv.createRevision, kv.version);
+      this.index.restoreChange(keyString, rev, tombstone, kv.createRevision, kv.version);
       last = rev.main;
     });
     if (last > 0n) this.currentRev = last;
@@ -225,7 +225,7 @@ export class KVStore {
       const hit = ki.get(this.currentRev);
       if (hit === undefined) return;
       const kv = this.loadRevision(hit.modified);
-      if (kv.lease !== 0n) leases.attach(kv.lease, ki.key.toString('latin1'));
+      if (kv.lease !== 0n) leases.attach(kv.lease, ki.key);
     });
   }
 }
@@ -289,7 +289,7 @@ export class WriteTxn {
       lease,
     };
     this.store.backend.put('key', revisionToBytes(rev), encodeKeyValue(kv));
-    this.store.index.put(key, keyString, rev);
+    this.store.index.put(keyString, rev);
     this.events.push({ type: Event_EventType.PUT, kv, prevKv: undefined });
     const leases = this.store.leaseTracker;
     if (leases !== undefined) {
@@ -308,10 +308,10 @@ export class WriteTxn {
     return live.length;
   }
 
-  private deleteKey(key: Buffer): void {
+  private deleteKey(keyString: string): void {
     const main = this.beginRev + 1n;
     const rev: Revision = { main, sub: this.events.length };
-    const keyString = key.toString('latin1');
+    const key = Buffer.from(keyString, 'latin1');
     const kv: KeyValue = { key, value: Buffer.alloc(0), createRevision: 0n, modRevision: main, version: 0n, lease: 0n };
     this.store.backend.put('key', revisionToBytes(rev, true), encodeKeyValue(kv));
     const deleted = this.store.index.tombstone(keyString, rev);

@@ -17,7 +17,8 @@ export interface KeyRange {
 }
 
 export interface IndexedRevision {
-  key: Buffer;
+  /** latin1 key string. */
+  key: string;
   hit: KeyIndexHit;
 }
 
@@ -42,10 +43,10 @@ export class TreeIndex {
     return this.tree.get(key);
   }
 
-  put(key: Buffer, keyString: string, rev: Revision): void {
+  put(keyString: string, rev: Revision): void {
     let ki = this.tree.get(keyString);
     if (ki === undefined) {
-      ki = new KeyIndex(key);
+      ki = new KeyIndex(keyString);
       this.tree.set(keyString, ki);
     }
     ki.put(rev);
@@ -119,14 +120,14 @@ export class TreeIndex {
   }
 
   /** Rebuild helper at startup: one stored change read back in revision order. */
-  restoreChange(key: Buffer, keyString: string, rev: Revision, tombstone: boolean, createRevision: bigint, version: bigint): void {
+  restoreChange(keyString: string, rev: Revision, tombstone: boolean, createRevision: bigint, version: bigint): void {
     const ki = this.tree.get(keyString);
     if (tombstone) {
       if (ki !== undefined && !ki.isLiveEmpty()) ki.tombstone(rev);
       return;
     }
     if (ki === undefined) {
-      const fresh = new KeyIndex(key);
+      const fresh = new KeyIndex(keyString);
       fresh.restore({ main: createRevision, sub: 0 }, rev, version);
       this.tree.set(keyString, fresh);
       return;

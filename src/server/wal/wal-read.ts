@@ -1,8 +1,8 @@
 import assert from 'node:assert';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
+import { readWhole } from './fs-util.js';
 import { Entry, HardState, SnapshotMetadata, type ConfState } from '../../proto/gen/etcdtspb/raft.js';
 import { WalCorruptError } from './errors.js';
-import { readWhole } from './fs-util.js';
 import { RecordType, decodeSegmentHeader, type Frame } from './record.js';
 import { scanSegment, type SegmentScan } from './segment-scan.js';
 import type { SegmentFile } from './segment-name.js';
@@ -91,7 +91,7 @@ export async function readWal(segments: readonly SegmentFile[], options: ReadWal
       throw new WalCorruptError(segment.path, 0, `segment ${segment.seq} follows segment ${previous.seq}: a segment is missing or duplicated`);
     }
     const isLast = i === segments.length - 1;
-    const buf = await readSegmentFile(segment.path);
+    const { buf, fileBytes } = await readSegmentFile(segment.path, recordBytesMax);
     const scan = scanSegment(buf, { file: segment.path, isLast, chainIn: chain, recordBytesMax });
     if (scan.frames.length < 2) {
       // Only the last segment may lack its header, and only if a segment
@@ -103,7 +103,9 @@ export async function readWal(segments: readonly SegmentFile[], options: ReadWal
     checkHeader(segment, scan.frames);
     for (const frame of scan.frames) applyFrame(replay, segment, frame);
     chain = scan.lastCrc;
-    tail = { segment, scan, headerEnd: scan.frames[1]!.offset + scan.frames[1]!.bytes, fileBytes: buf.length };
+    // Keep only what the writer needs from the scan: its frames are views into
+    // the whole segment buffer (64 MiB preallocated), which must not outlive the read.
+    tail = { segment, scan: { ...scan, frames: [] }, headerEnd: scan.frames[1]!.offset + scan.frames[1]!.bytes, fileBytes };
   }
   return finish(replay, tail!, undefined);
 }
@@ -122,12 +124,54 @@ function finish(replay: Replay, tail: TailState, incompleteSegment: SegmentFile 
   };
 }
 
-async function readSegmentFile(path: string): Promise<Buffer> {
+/**
+ * Reads a segment for scanning. Segments are preallocated (64 MiB of which a
+ * fresh one uses a few hundred bytes), so the file is read in chunks and the
+ * scanner gets the data region followed by enough verified zeros to hold the
+ * largest record a length field may announce: every byte left out is known
+ * to be zero, which is all the torn-tail rules ask of the rest of the file.
+ */
+async function readSegmentFile(path: string, recordBytesMax: number): Promise<{ buf: Buffer; fileBytes: number }> {
   const { size } = await stat(path);
   if (size > segmentFileBytesMax) {
     throw new WalCorruptError(path, 0, `segment file of ${size} bytes exceeds the limit of ${segmentFileBytesMax} bytes`);
   }
-  return readWhole(path, size);
+  const chunkBytes = 1024 * 1024;
+  const zeroSlackBytes = recordBytesMax + 64 * 1024;
+  const fh = await open(path, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    let read = 0;
+    let dataEnd = 0;
+    let skipping = false;
+    const probe = Buffer.allocUnsafe(chunkBytes);
+    while (read < size) {
+      const want = Math.min(chunkBytes, size - read);
+      const { bytesRead } = await fh.read(probe, 0, want, read);
+      if (bytesRead === 0) break;
+      const piece = probe.subarray(0, bytesRead);
+      const nonZero = lastNonZeroIn(piece);
+      if (nonZero >= 0) {
+        // Data after a skipped run of zeros (damage far past the end): the
+        // kept chunks would not be contiguous, so hand over the whole file.
+        if (skipping) return { buf: await readWhole(path, size), fileBytes: size };
+        dataEnd = read + nonZero + 1;
+      }
+      // Keep bytes up to the data end plus the zero slack; beyond it, only check for zeros.
+      if (read < dataEnd + zeroSlackBytes) chunks.push(Buffer.from(piece));
+      else skipping = true;
+      read += bytesRead;
+    }
+    const kept = Math.min(read, dataEnd + zeroSlackBytes);
+    return { buf: Buffer.concat(chunks).subarray(0, kept), fileBytes: read };
+  } finally {
+    await fh.close();
+  }
+}
+
+function lastNonZeroIn(buf: Buffer): number {
+  for (let i = buf.length - 1; i >= 0; i--) if (buf[i] !== 0) return i;
+  return -1;
 }
 
 /** Every segment opens with its crc record (naming itself) and the metadata record. */

@@ -5,7 +5,7 @@ const rev = (main: number, sub = 0) => ({ main: BigInt(main), sub });
 
 /** The worked example of key-index.ts: put(1); put(2); tombstone(3); put(4); tombstone(5). */
 function example(): KeyIndex {
-  const ki = new KeyIndex(Buffer.from('foo'));
+  const ki = new KeyIndex('foo');
   ki.put(rev(1));
   ki.put(rev(2));
   ki.tombstone(rev(3));
@@ -57,7 +57,7 @@ describe('KeyIndex', () => {
   }
 
   it('still reads the latest value at the compaction revision after compacting', () => {
-    const ki = new KeyIndex(Buffer.from('k'));
+    const ki = new KeyIndex('k');
     ki.put(rev(2));
     ki.put(rev(4));
     ki.put(rev(6));
@@ -68,7 +68,7 @@ describe('KeyIndex', () => {
   });
 
   it('refuses to tombstone a key that is not live', () => {
-    const ki = new KeyIndex(Buffer.from('k'));
+    const ki = new KeyIndex('k');
     assert.throws(() => ki.tombstone(rev(1)));
     ki.put(rev(2));
     ki.tombstone(rev(3));
@@ -76,7 +76,7 @@ describe('KeyIndex', () => {
   });
 
   it('asserts that revisions only grow', () => {
-    const ki = new KeyIndex(Buffer.from('k'));
+    const ki = new KeyIndex('k');
     ki.put(rev(5));
     assert.throws(() => ki.put(rev(4)));
   });
