@@ -180,6 +180,29 @@ describe('Raft cluster: 3 members on loopback started with etcd\'s flags', funct
     await cluster.stopAll();
   });
 
+  it('recovers a single member from a lost quorum with --force-new-cluster, keeping every committed write', async () => {
+    const cluster = await startCluster({ size: 3 });
+    const kv = new RawKv(cluster.members[0]!.clientUrl);
+    const acked: Acked[] = [];
+    for (let i = 0; i < 200; i++) {
+      const resp = await kv.put({ key: `force/${i}`, value: `v${i}` });
+      acked.push({ key: `force/${i}`, value: `v${i}`, revision: resp.header!.revision });
+    }
+    kv.close();
+    for (const m of cluster.members) await cluster.kill(m.name);
+    const survivor = cluster.members[1]!;
+    survivor.args.push('--force-new-cluster');
+    await cluster.restart(survivor.name);
+    await assertAllAcked(survivor.clientUrl, acked, 'force');
+    const alone = new RawKv(survivor.clientUrl);
+    const after = await alone.put({ key: 'force/after', value: 'alone' });
+    assert.ok(after.header!.revision > acked[acked.length - 1]!.revision);
+    const list = await run(etcdctlBinary, ['--endpoints', survivor.clientUrl, 'member', 'list']);
+    assert.equal(list.stdout.trim().split('\n').length, 1, list.stdout);
+    alone.close();
+    await cluster.stopAll();
+  });
+
   it('answers the real etcdctl endpoint status --cluster and member commands', async () => {
     const cluster = await startCluster({ size: 3 });
     const eps = cluster.endpoints()[0]!;

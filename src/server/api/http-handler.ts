@@ -1,14 +1,26 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EtcdServer } from '../etcdserver/server.js';
 import { clusterVersion, serverVersion } from '../etcdserver/server.js';
+import { createMetrics } from './metrics.js';
 
 /**
  * Plain HTTP on the client port, beside gRPC: /health and /version as etcd
  * 3.4 serves them. The JSON gateway (/v3/...) and /metrics hang off here too.
  */
 export function httpHandler(server: EtcdServer): (req: IncomingMessage, res: ServerResponse) => void {
+  const metrics = createMetrics(server);
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
+      metrics.metrics().then((text) => {
+        res.writeHead(200, { 'content-type': metrics.contentType, 'content-length': Buffer.byteLength(text) });
+        res.end(req.method === 'HEAD' ? undefined : text);
+      }, (err: unknown) => {
+        res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end(`${(err as Error).message}\n`);
+      });
+      return;
+    }
     if (url.pathname === '/version' && (req.method === 'GET' || req.method === 'HEAD')) {
       sendJson(res, 200, { etcdserver: serverVersion, etcdcluster: clusterVersion });
       return;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { InternalRaftRequest } from '../../proto/gen/etcdtspb/internal.js';
 import { encodeInternalPut } from '../../proto/fast/codecs.js';
-import { ConfChange, ConfChangeType, ConfState, EntryType, type Entry, type Snapshot } from '../../proto/gen/etcdtspb/raft.js';
+import { ConfChange, ConfChangeType, ConfState, EntryType, type Entry, type HardState, type Snapshot } from '../../proto/gen/etcdtspb/raft.js';
 import { AlarmRequest_AlarmAction, AlarmType, type AlarmRequest, type AlarmResponse, type HashKVResponse } from '../../proto/gen/etcdserverpb/rpc.js';
 import type {
   CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, LeaseGrantRequest, LeaseGrantResponse,
@@ -15,7 +15,7 @@ import type {
 import { Backend } from '../mvcc/backend.js';
 import { KVStore, readU64, u64 } from '../mvcc/kvstore.js';
 import { Lessor, systemClock, type Clock } from '../lease/lessor.js';
-import { LeaseNotFoundError } from '../lease/errors.js';
+import { LeaseNotFoundError, NotPrimaryError } from '../lease/errors.js';
 import { RaftCluster, encodeConfChangeContext, type MemberInfo } from '../membership/cluster.js';
 import { computeMemberId } from '../membership/ids.js';
 import { LearnerNotReadyError, MemberBadUrlsError, MemberNotFoundError, MemberNotLearnerError, NotEnoughStartedMembersError } from '../membership/errors.js';
@@ -116,6 +116,8 @@ export class EtcdServer implements StateMachine {
   private published = false;
   private publishing = false;
   private readonly readyWaiters: Array<() => void> = [];
+  /** A new single-member cluster campaigns as soon as its bootstrap entries are applied. */
+  private campaignWhenConfigured = false;
   private backendCommitTimer: NodeJS.Timeout | undefined;
   /** Called when this member learns it was removed from the cluster. */
   onRemoved: (() => void) | undefined;
@@ -155,6 +157,7 @@ export class EtcdServer implements StateMachine {
     this.requestTimeoutMs = 5000 + 2 * config.electionTimeoutMs;
     this.waits = new WaitRegistry<ApplyResult>(this.requestTimeoutMs, () => new TimeoutError());
     if (boot.kind === 'restart') boot.storage.setConfState(this.currentConfState);
+    if (boot.kind === 'restart' && config.forceNewCluster) this.forceNewCluster(boot);
     const rawNode = new RawNode({
       id: this.memberId,
       electionTick: Math.max(2, Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs)),
@@ -190,15 +193,62 @@ export class EtcdServer implements StateMachine {
     });
   }
 
+  /**
+   * --force-new-cluster (etcd's recovery from a lost quorum): keep only the
+   * committed log, then append and force-commit one RemoveNode entry for
+   * every other member, so this member restarts as a one-member cluster
+   * holding all the committed data, and elects itself. The entries are
+   * written to the WAL before Raft starts (see start()).
+   */
+  private forceNewCluster(boot: RaftBoot): void {
+    const hard = boot.hardState ?? { term: 1n, vote: 0n, commit: 0n };
+    const others = new Set<bigint>([...this.currentConfState.voters, ...this.currentConfState.learners]);
+    // Conf changes committed after the backend's applied index are replayed into the set too.
+    const committed = boot.storage.entries(boot.storage.firstIndex(), hard.commit + 1n, Number.MAX_SAFE_INTEGER)
+      .filter((e) => e.index > this.appliedIndex && e.type === EntryType.EntryConfChange);
+    for (const e of committed) {
+      const cc = ConfChange.decode(e.data);
+      if (cc.type === ConfChangeType.ConfChangeRemoveNode) others.delete(cc.nodeId);
+      else if (cc.type !== ConfChangeType.ConfChangeUpdateNode) others.add(cc.nodeId);
+    }
+    others.delete(this.memberId);
+    let index = hard.commit;
+    const removals: Entry[] = [...others].sort((a, b) => (a < b ? -1 : 1)).map((nodeId) => ({
+      term: hard.term,
+      index: ++index,
+      type: EntryType.EntryConfChange,
+      data: Buffer.from(ConfChange.encode({ type: ConfChangeType.ConfChangeRemoveNode, nodeId, context: Buffer.alloc(0), id: 0n }).finish()),
+    }));
+    const hardState = { term: hard.term, vote: hard.vote, commit: index };
+    // Overwrites anything uncommitted after hard.commit, in memory and (in start) in the WAL.
+    if (removals.length > 0) boot.storage.append(removals);
+    boot.storage.setHardState(hardState);
+    this.forcedRecovery = { hardState, entries: removals };
+    this.log.warn({ removed: [...others].map((id) => id.toString(16)), commit: index.toString() }, 'forcing a new one-member cluster from this member\'s data');
+  }
+
+  private forcedRecovery: { hardState: HardState; entries: Entry[] } | undefined;
+
   static async start(config: ServerConfig, log: Logger, options: StartOptions = {}): Promise<EtcdServer> {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     const boot = await bootstrapRaft(config, options.join);
     await EtcdServer.installPendingSnapshotDb(config, boot, log);
     const server = new EtcdServer(config, log, options.clock ?? systemClock, boot);
+    if (server.forcedRecovery !== undefined) {
+      // The forced removals must be durable before Raft acts on them.
+      await boot.wal.save(server.forcedRecovery.hardState, server.forcedRecovery.entries);
+      server.forcedRecovery = undefined;
+    }
     await server.driver.start(server);
-    // A lone voter need not wait an election timeout to lead.
+    // A lone voter need not wait an election timeout to lead: it campaigns
+    // once its configuration is applied (Raft refuses to campaign while
+    // committed conf changes are unapplied, so not before).
     const voters = boot.kind === 'new' ? boot.initialMembers.length : server.currentConfState.voters.length;
-    if (voters === 1 && (boot.kind === 'new' || server.currentConfState.voters[0] === server.memberId)) server.driver.campaign();
+    server.campaignWhenConfigured = config.forceNewCluster || (voters === 1 && (boot.kind === 'new' || server.currentConfState.voters[0] === server.memberId));
+    if (server.campaignWhenConfigured && boot.kind !== 'new' && !config.forceNewCluster) {
+      server.campaignWhenConfigured = false;
+      server.driver.campaign();
+    }
     server.leaseExpiryTimer = setInterval(() => server.revokeExpiredLeases(), 500);
     server.compactor = Compactor.fromConfig(config, server);
     server.compactor?.start();
@@ -323,22 +373,48 @@ export class EtcdServer implements StateMachine {
    * times, so a follower forwards it to the leader. Returns the granted TTL.
    */
   async leaseRenew(id: bigint): Promise<bigint> {
-    if (this.driver.isLeader) return this.lessor.renew(id);
-    const leader = await this.waitLeader();
-    if (this.forwardLeaseRenew === undefined) throw new NoLeaderError();
-    return this.forwardLeaseRenew(leader, id).catch((err: unknown) => {
-      throw fromForwarded(err);
-    });
+    return this.onLeader(() => this.lessor.renew(id), (leader) => this.forwardLeaseRenew?.(leader, id));
   }
 
   /** Remaining TTL as the leader counts it (a follower asks the leader). */
   async leaseTimeToLive(r: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> {
-    if (this.driver.isLeader) return this.localLeaseTimeToLive(r);
-    const leader = await this.waitLeader();
-    if (this.forwardLeaseTimeToLive === undefined) throw new NoLeaderError();
-    return this.forwardLeaseTimeToLive(leader, r).catch((err: unknown) => {
-      throw fromForwarded(err);
-    });
+    return this.onLeader(() => this.localLeaseTimeToLive(r), (leader) => this.forwardLeaseTimeToLive?.(leader, r));
+  }
+
+  /**
+   * Runs a lease call where lease expiry is kept: here when this member
+   * leads, else forwarded to the leader. Like etcd, a forwarded call is
+   * retried through leader changes until the request timeout, so a
+   * keep-alive stream survives the leader being killed; only an unknown
+   * lease ends it.
+   */
+  private async onLeader<T>(local: () => Promise<T>, forward: (leader: bigint) => Promise<T> | undefined): Promise<T> {
+    const deadline = Date.now() + this.requestTimeoutMs;
+    let lastError: Error = new NoLeaderError();
+    while (Date.now() < deadline && !this.stopped) {
+      if (this.driver.isLeader) {
+        try {
+          return await local();
+        } catch (err) {
+          if (!(err instanceof NotPrimaryError)) throw err;
+          lastError = err;
+          continue;
+        }
+      }
+      const leader = await this.waitLeader().catch(() => 0n);
+      if (leader !== 0n && leader !== this.memberId) {
+        const pending = forward(leader);
+        if (pending === undefined) throw new NoLeaderError();
+        try {
+          return await pending;
+        } catch (err) {
+          lastError = fromForwarded(err);
+          if (lastError instanceof LeaseNotFoundError) throw lastError;
+        }
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw lastError instanceof NoLeaderError ? new TimeoutError() : lastError;
   }
 
   /** The current leader, waiting up to an election timeout for one to appear. */
@@ -585,6 +661,12 @@ export class EtcdServer implements StateMachine {
     this.scheduleBackendCommit();
     for (const [id, result] of results) this.waits.trigger(id, result);
     this.notifyApplied();
+    if (this.campaignWhenConfigured && this.leaderId === 0n && this.currentConfState.voters.length === 1) {
+      this.campaignWhenConfigured = false;
+      // After the Raft loop has advanced past these entries (it does so right
+      // after this apply returns), Raft knows the configuration is applied.
+      setImmediate(() => this.driver.campaign());
+    }
   }
 
   /**

@@ -4,6 +4,7 @@ import { copyFile, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { OperatingError } from '../operating-error.js';
 import { Backend } from '../mvcc/backend.js';
+import { checkLmdbFile, LmdbFileError } from '../mvcc/lmdb-file.js';
 import { hashBackend } from '../mvcc/hash.js';
 import { bytesToRevision } from '../mvcc/revision.js';
 import { readU64, u64 } from '../mvcc/kvstore.js';
@@ -78,8 +79,14 @@ async function extractDb(path: string, dest: string, skipHashCheck: boolean): Pr
   }
 }
 
-/** Opens an extracted database and checks that it is an etcdts backend. */
-function openChecked(dbPath: string): Backend {
+/** Opens an extracted database and checks that it is an etcdts backend (structure first: see lmdb-file.ts). */
+async function openChecked(dbPath: string): Promise<Backend> {
+  try {
+    await checkLmdbFile(dbPath);
+  } catch (err) {
+    if (err instanceof LmdbFileError) throw new SnapshotFileError(`not an etcdts snapshot: ${err.message}`);
+    throw err;
+  }
   let backend: Backend;
   try {
     backend = Backend.open(dbPath);
@@ -100,7 +107,7 @@ export async function snapshotStatus(path: string): Promise<SnapshotFileStatus> 
   const dbPath = join(tmpDir, 'db');
   try {
     await extractDb(path, dbPath, false);
-    const backend = openChecked(dbPath);
+    const backend = await openChecked(dbPath);
     try {
       let revision = 0n;
       let totalKey = 0;
@@ -157,26 +164,38 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
   if (!members.some((m) => m.id === memberId)) throw new SnapshotFileError(`--initial-advertise-peer-urls of ${opts.name} do not match its entry in --initial-cluster`);
   const clusterId = computeClusterId(members.map((m) => m.id));
   const staging = `${opts.dataDir.replace(/\/+$/, '')}.restore-tmp`;
-  await rm(staging, { recursive: true, force: true });
-  const dbPath = join(staging, 'member', 'snap', 'db');
-  await extractDb(opts.snapshotPath, dbPath, opts.skipHashCheck);
-  const index = BigInt(members.length);
-  const confState: ConfState = { voters: members.map((m) => m.id), learners: [] };
-  const backend = openChecked(dbPath);
-  let revision = 0n;
   try {
-    backend.scan('key', undefined, undefined, (key) => {
-      revision = bytesToRevision(key).rev.main;
-    });
-    rewriteMembership(backend, members, index, confState);
-    await backend.commit();
-  } finally {
-    await backend.close();
+    await rm(staging, { recursive: true, force: true });
+    const dbPath = join(staging, 'member', 'snap', 'db');
+    await extractDb(opts.snapshotPath, dbPath, opts.skipHashCheck);
+    const index = BigInt(members.length);
+    const confState: ConfState = { voters: members.map((m) => m.id), learners: [] };
+    const backend = await openChecked(dbPath);
+    let revision = 0n;
+    try {
+      backend.scan('key', undefined, undefined, (key) => {
+        revision = bytesToRevision(key).rev.main;
+      });
+      rewriteMembership(backend, members, index, confState);
+      await backend.commit();
+    } finally {
+      await backend.close();
+    }
+    const stagingWal = join(staging, 'member', 'wal');
+    await writeRaftState(stagingWal, join(staging, 'member', 'snap'), memberId, clusterId, index, confState);
+    if (opts.walDir !== undefined && opts.walDir !== '') {
+      if (existsSync(opts.walDir) && readdirSync(opts.walDir).length > 0) throw new SnapshotFileError(`wal-dir "${opts.walDir}" exists`);
+      await mkdir(dirname(opts.walDir), { recursive: true });
+      await rm(opts.walDir, { recursive: true, force: true });
+      await rename(stagingWal, opts.walDir);
+    }
+    await mkdir(dirname(opts.dataDir), { recursive: true });
+    await rename(staging, opts.dataDir);
+    return { memberId, clusterId, revision, dataDir: opts.dataDir };
+  } catch (err) {
+    await rm(staging, { recursive: true, force: true });
+    throw err;
   }
-  await writeRaftState(join(staging, 'member', 'wal'), join(staging, 'member', 'snap'), memberId, clusterId, index, confState);
-  await mkdir(dirname(opts.dataDir), { recursive: true });
-  await rename(staging, opts.dataDir);
-  return { memberId, clusterId, revision, dataDir: opts.dataDir };
 }
 
 function rewriteMembership(backend: Backend, members: MemberInfo[], index: bigint, confState: ConfState): void {
