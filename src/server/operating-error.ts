@@ -10,3 +10,13 @@ export class OperatingError extends Error {
     this.name = new.target.name;
   }
 }
+
+/**
+ * An error another member answered with, passed on as it came (its gRPC code
+ * and etcd's message), for calls this member forwards to the leader.
+ */
+export class ForwardedError extends OperatingError {
+  constructor(readonly code: number, readonly details: string) {
+    super(details);
+  }
+}

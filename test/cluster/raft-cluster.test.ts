@@ -142,8 +142,11 @@ describe('Raft cluster: 3 members on loopback started with etcd\'s flags', funct
     assert.ok(initialCluster, added.stdout);
     assert.match(added.stdout, /ETCD_INITIAL_CLUSTER_STATE="existing"/);
     const m4 = await cluster.join('m4', peerUrl, initialCluster);
+    const leaderName = await leaderOf(cluster);
     const id = /Member ([0-9a-f]+) added/.exec(added.stdout)![1]!;
-    await waitFor('the learner to be promoted', async () => (await run(etcdctlBinary, ['--endpoints', eps, 'member', 'promote', id])).code === 0, 60000, 500);
+    // Sent to a follower on purpose: it must forward the promotion to the leader, as etcd does.
+    const follower = cluster.members.find((m) => m.name !== 'm4' && m.proc !== undefined && m.name !== leaderName)!;
+    await waitFor('the learner to be promoted', async () => (await run(etcdctlBinary, ['--endpoints', follower.clientUrl, 'member', 'promote', id])).code === 0, 60000, 500);
     const list = await run(etcdctlBinary, ['--endpoints', eps, 'member', 'list', '-w', 'json']);
     assert.doesNotMatch(list.stdout, /"isLearner":true/);
     // Remove one of the original members while writes continue (ids from the simple output: hex, exact).

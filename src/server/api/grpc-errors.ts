@@ -1,6 +1,7 @@
 import { status as Status, Metadata, type ServiceError } from '@grpc/grpc-js';
 import * as server from '../etcdserver/errors.js';
 import * as mvcc from '../mvcc/errors.js';
+import { ForwardedError } from '../operating-error.js';
 import * as lease from '../lease/errors.js';
 import * as membership from '../membership/errors.js';
 
@@ -66,6 +67,7 @@ export function registerWireError(cls: ErrorClass, code: Status, message: string
 }
 
 export function wireErrorOf(err: unknown): WireError {
+  if (err instanceof ForwardedError) return { code: err.code, message: err.details };
   if (err instanceof Error) {
     // Walk up the prototype chain so subclasses map like their parents.
     let proto: unknown = Object.getPrototypeOf(err);

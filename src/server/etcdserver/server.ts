@@ -34,6 +34,7 @@ import { applyCommitGapMax, backendBatchIntervalMs, backendBatchOpsMax, leaseRev
 import { AlarmStore, alarmText } from './alarms.js';
 import { BackendQuota, CappedGuard } from './quota.js';
 import { NoSpaceError } from './errors.js';
+import { ForwardedError } from '../operating-error.js';
 import { hashBackend, hashKV } from '../mvcc/hash.js';
 import { Compactor } from './compactor.js';
 import { watchableStoreFor, type WatchableStore } from '../mvcc/watchable-store.js';
@@ -517,7 +518,7 @@ export class EtcdServer implements StateMachine {
     const learner = this.cluster.member(id);
     if (learner === undefined) throw new MemberNotFoundError();
     if (!learner.isLearner) throw new MemberNotLearnerError();
-    if (!this.driver.isLeader) throw new NotLeaderError();
+    if (!this.driver.isLeader) return this.forwardPromote(id);
     const progress = this.driver.status.progress;
     const leaderMatch = progress?.get(this.memberId)?.match ?? 0n;
     const learnerMatch = progress?.get(id)?.match ?? 0n;
@@ -576,6 +577,28 @@ export class EtcdServer implements StateMachine {
       await this.backend.backup(path, false);
     });
     return { revision };
+  }
+
+  /** Asks the leader to promote (etcd forwards MemberPromote, as only the leader sees learner progress). */
+  private async forwardPromote(id: bigint): Promise<MemberInfo[]> {
+    const leader = await this.waitLeader();
+    const url = this.cluster.member(leader)?.clientUrls[0];
+    if (url === undefined) throw new NotLeaderError();
+    const { credentials, Metadata } = await import('@grpc/grpc-js');
+    const { ClusterClient } = await import('../../proto/gen/etcdserverpb/rpc.js');
+    const client = new ClusterClient(url.replace(/^https?:\/\//, ''), credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+    try {
+      const resp = await new Promise<{ members: Array<{ ID: bigint }> }>((resolve, reject) => {
+        client.memberPromote({ ID: id }, new Metadata(), { deadline: Date.now() + this.requestTimeoutMs }, (err, r) => {
+          if (err) reject(new ForwardedError(err.code, err.details));
+          else resolve(r);
+        });
+      });
+      await this.linearizableReadBarrier();
+      return resp.members.map((m) => this.cluster.member(m.ID)).filter((m): m is MemberInfo => m !== undefined);
+    } finally {
+      client.close();
+    }
   }
 
   /** Hands leadership to another voter and waits until it leads (etcd's MoveLeader). */
