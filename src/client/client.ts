@@ -22,23 +22,29 @@ import {
 } from './errors.js';
 import type { RetryPolicy, UnaryInvoker, UnaryMethod, UnaryOptions } from './invoker.js';
 import { KV } from './kv.js';
+import type { Bytes } from './keys.js';
+import { Lease } from './lease.js';
+import { WatchManager, type StreamHost, type WatchOptions, type Watcher } from './watch.js';
 import { Maintenance } from './maintenance.js';
 import { clientDefaults, type ClientOptions } from './options.js';
 
 /**
  * A client of an etcd (or etcdts) cluster: the typed sub-APIs `kv`,
- * `maintenance` and `cluster`, generic unary calls with failover and
- * clientv3's retry policy, and the generated service clients under `raw`
- * for what has no sub-API yet (watch and lease-keep-alive streams, lock,
- * election, auth).
+ * `lease`, `maintenance` and `cluster`, `watch()` (many watchers on one
+ * resumable stream), generic unary calls with failover and clientv3's
+ * retry policy, and the generated service clients under `raw` for what has
+ * no sub-API yet (the Lock and Election services, auth). Sessions, locks
+ * and elections are in ./concurrency.
  *
  *   const client = await Client.connect({ endpoints: ['127.0.0.1:2379'] });
  *   await client.kv.put('foo', 'bar');
  *   const { kvs } = await client.kv.get('foo', { prefix: true });
  *   client.close();
  */
-export class Client implements UnaryInvoker {
+export class Client implements UnaryInvoker, StreamHost {
   readonly kv: KV;
+  readonly lease: Lease;
+  private readonly watches: WatchManager;
   readonly maintenance: Maintenance;
   readonly cluster: Cluster;
   readonly raw: RawClients;
@@ -49,6 +55,8 @@ export class Client implements UnaryInvoker {
   private constructor(readonly options: ClientOptions) {
     this.pool = new EndpointPool(options);
     this.kv = new KV(this);
+    this.lease = new Lease(this);
+    this.watches = new WatchManager(this);
     this.maintenance = new Maintenance(this);
     this.cluster = new Cluster(this);
     this.raw = new RawClients(this.pool, () => this.metadata());
@@ -117,7 +125,29 @@ export class Client implements UnaryInvoker {
     return metadata;
   }
 
+  /** Watches a key, a range or a prefix; see watch.ts (shared stream, resume without gaps). */
+  watch(key: Bytes, options: WatchOptions = {}): Watcher {
+    return this.watches.watch(key, options);
+  }
+
+  /** Asks for a progress notification on every watcher of this client. */
+  requestProgress(): void {
+    this.watches.requestProgress();
+  }
+
+  /** A connected endpoint for a long-lived stream (watch, keep-alive); waits for one until the signal aborts. */
+  streamEndpoint(signal?: AbortSignal): Promise<Endpoint> {
+    return this.pool.pickReady(Infinity, signal);
+  }
+
+  /** A stream on `endpoint` broke: the next pick prefers another endpoint. */
+  streamFailed(endpoint: Endpoint): void {
+    this.pool.rotate(endpoint);
+  }
+
   close(): void {
+    this.watches.close();
+    this.lease.close();
     this.pool.close();
   }
 

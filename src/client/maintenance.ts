@@ -1,4 +1,10 @@
 import {
+  DefragmentRequest,
+  MoveLeaderRequest,
+  type DefragmentResponse,
+  type MoveLeaderResponse,
+} from '../proto/gen/etcdserverpb/rpc.js';
+import {
   AlarmRequest,
   HashKVRequest,
   MaintenanceService,
@@ -29,5 +35,15 @@ export class Maintenance {
 
   alarm(request: Partial<AlarmRequest>, options: EndpointCallOptions = {}): Promise<AlarmResponse> {
     return this.invoker.unary(MaintenanceService.alarm, AlarmRequest.fromPartial(request), { ...options, retry: 'repeatable' });
+  }
+
+  /** Defragments one member's backend (pass `endpoint`: defragmentation is per member). */
+  defragment(options: EndpointCallOptions = {}): Promise<DefragmentResponse> {
+    return this.invoker.unary(MaintenanceService.defragment, DefragmentRequest.fromPartial({}), { ...options, retry: 'repeatable' });
+  }
+
+  /** Asks the leader (send it there) to hand leadership to `targetId`. */
+  moveLeader(targetId: bigint, options: EndpointCallOptions = {}): Promise<MoveLeaderResponse> {
+    return this.invoker.unary(MaintenanceService.moveLeader, MoveLeaderRequest.fromPartial({ targetID: targetId }), { ...options, retry: 'repeatable' });
   }
 }

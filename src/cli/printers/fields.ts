@@ -7,7 +7,12 @@ import type {
   TxnResponse,
 } from '../../proto/gen/etcdserverpb/rpc.js';
 import { goQuote } from '../go/quote.js';
+import type * as watchLease from '../../proto/gen/etcdserverpb/rpc.js';
+import { eventTypeName } from './simple.js';
 import { Printer } from './printer.js';
+import type * as admin from '../../proto/gen/etcdserverpb/rpc.js';
+import { alarmTypeName, goStringSlice } from '../admin/go-format.js';
+import type * as reports from '../admin/reports.js';
 
 /**
  * `-w fields`: one `"Name" : value` line per field, as etcdctl's
@@ -16,6 +21,44 @@ import { Printer } from './printer.js';
  */
 export class FieldsPrinter extends Printer {
   readonly format = 'fields' as const;
+
+  override watch(r: watchLease.WatchResponse): void {
+    this.header(r.header);
+    for (const e of r.events) {
+      this.line(`"Type" : ${eventTypeName(e.type)}`);
+      if (e.prevKv !== undefined) this.kv('Prev', e.prevKv);
+      if (e.kv !== undefined) this.kv('', e.kv);
+    }
+  }
+
+  override leaseGrant(r: watchLease.LeaseGrantResponse): void {
+    this.header(r.header);
+    this.field('ID', r.ID);
+    this.field('TTL', r.TTL);
+  }
+
+  override leaseRevoke(_id: bigint, r: watchLease.LeaseRevokeResponse): void {
+    this.header(r.header);
+  }
+
+  override leaseKeepAlive(r: watchLease.LeaseKeepAliveResponse): void {
+    this.header(r.header);
+    this.field('ID', r.ID);
+    this.field('TTL', r.TTL);
+  }
+
+  override leaseTimeToLive(r: watchLease.LeaseTimeToLiveResponse): void {
+    this.header(r.header);
+    this.field('ID', r.ID);
+    this.field('TTL', r.TTL);
+    this.field('GrantedTTL', r.grantedTTL);
+    for (const key of r.keys) this.line(`"Key" : ${goQuote(key)}`);
+  }
+
+  override leaseLeases(r: watchLease.LeaseLeasesResponse): void {
+    this.header(r.header);
+    for (const lease of r.leases) this.field('ID', lease.ID);
+  }
 
   override put(r: PutResponse): void {
     this.header(r.header);
@@ -44,6 +87,70 @@ export class FieldsPrinter extends Printer {
       else if (op.responseRange !== undefined) this.get(op.responseRange);
       else this.line(`"Unknown" : ${goQuote(op.responseTxn !== undefined ? 'response_txn' : '<nil>')}`);
     }
+  }
+
+  override memberList(r: admin.MemberListResponse): void {
+    this.header(r.header);
+    for (const m of r.members) {
+      this.field('ID', BigInt.asUintN(64, m.ID));
+      this.line(`"Name" : ${goQuote(m.name)}`);
+      for (const u of m.peerURLs) this.line(`"PeerURL" : ${goQuote(u)}`);
+      for (const u of m.clientURLs) this.line(`"ClientURL" : ${goQuote(u)}`);
+      this.field('IsLearner', m.isLearner);
+      this.line();
+    }
+  }
+
+  override endpointHealth(list: reports.EndpointHealth[]): void {
+    for (const h of list) {
+      this.line(`"Endpoint" : ${goQuote(h.endpoint)}`);
+      this.field('Health', h.health);
+      this.line(`"Took" : ${h.took}`);
+      this.line(`"Error" : ${h.error}`);
+      this.line();
+    }
+  }
+
+  override endpointStatus(list: reports.EndpointStatus[]): void {
+    for (const { endpoint, status: s } of list) {
+      this.header(s.header);
+      this.line(`"Version" : ${goQuote(s.version)}`);
+      this.field('DBSize', s.dbSize);
+      this.field('Leader', BigInt.asUintN(64, s.leader));
+      this.field('IsLearner', s.isLearner);
+      this.field('RaftIndex', BigInt.asUintN(64, s.raftIndex));
+      this.field('RaftTerm', BigInt.asUintN(64, s.raftTerm));
+      this.field('RaftAppliedIndex', BigInt.asUintN(64, s.raftAppliedIndex));
+      this.line(`"Errors" : ${goStringSlice(s.errors)}`);
+      this.line(`"Endpoint" : ${goQuote(endpoint)}`);
+      this.line();
+    }
+  }
+
+  override endpointHashKV(list: reports.EndpointHashKV[]): void {
+    for (const h of list) {
+      this.header(h.hashKV.header);
+      this.line(`"Endpoint" : ${goQuote(h.endpoint)}`);
+      this.field('Hash', h.hashKV.hash >>> 0);
+      this.line();
+    }
+  }
+
+  override alarm(r: admin.AlarmResponse): void {
+    // etcdctl 3.4 dereferences a missing header here and panics; we print zeros.
+    this.header(r.header);
+    for (const a of r.alarms) {
+      this.field('MemberID', BigInt.asUintN(64, a.memberID));
+      this.line(`"AlarmType" : ${alarmTypeName(a.alarm)}`);
+      this.line();
+    }
+  }
+
+  override snapshotStatus(s: reports.SnapshotStatus): void {
+    this.field('Hash', s.hash >>> 0);
+    this.field('Revision', s.revision);
+    this.field('Keys', s.totalKey);
+    this.field('Size', s.totalSize);
   }
 
   protected header(h: ResponseHeader | undefined): void {

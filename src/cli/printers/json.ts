@@ -8,7 +8,11 @@ import type {
   TxnResponse,
 } from '../../proto/gen/etcdserverpb/rpc.js';
 import { GoJsonObject } from '../go/json.js';
+import { goJsonString } from '../go/quote.js';
+import type * as watchLease from '../../proto/gen/etcdserverpb/rpc.js';
 import { Printer } from './printer.js';
+import type * as admin from '../../proto/gen/etcdserverpb/rpc.js';
+import * as reports from '../admin/reports.js';
 
 /**
  * `-w json`: Go's json.Marshal of etcd's response structs, byte-compatible
@@ -18,6 +22,57 @@ import { Printer } from './printer.js';
  */
 export class JsonPrinter extends Printer {
   readonly format = 'json' as const;
+
+  // Watch and lease responses are clientv3's structs, not the protobuf
+  // messages: exported Go field names without json tags (no omitempty), the
+  // header embedded (its fields inline) or, for watch, a plain struct.
+  override watch(r: watchLease.WatchResponse): void {
+    const events = r.events.map((e) =>
+      new GoJsonObject()
+        .int('type', e.type)
+        .message('kv', e.kv === undefined ? undefined : encodeKeyValue(e.kv))
+        .message('prev_kv', e.prevKv === undefined ? undefined : encodeKeyValue(e.prevKv))
+        .toString(),
+    );
+    this.line(
+      new GoJsonObject()
+        .raw('Header', encodeHeader(r.header) ?? '{}')
+        .raw('Events', `[${events.join(',')}]`)
+        .raw('CompactRevision', r.compactRevision.toString())
+        .raw('Canceled', String(r.canceled))
+        .raw('Created', String(r.created))
+        .toString(),
+    );
+  }
+
+  override leaseGrant(r: watchLease.LeaseGrantResponse): void {
+    this.line(withHeader(r.header).raw('ID', r.ID.toString()).raw('TTL', r.TTL.toString()).raw('Error', goJsonString(r.error)).toString());
+  }
+
+  override leaseRevoke(_id: bigint, r: watchLease.LeaseRevokeResponse): void {
+    this.line(new GoJsonObject().message('header', encodeHeader(r.header)).toString());
+  }
+
+  override leaseKeepAlive(r: watchLease.LeaseKeepAliveResponse): void {
+    this.line(withHeader(r.header).raw('ID', r.ID.toString()).raw('TTL', r.TTL.toString()).toString());
+  }
+
+  override leaseTimeToLive(r: watchLease.LeaseTimeToLiveResponse): void {
+    const keys = r.keys.length === 0 ? 'null' : `[${r.keys.map((k) => `"${k.toString('base64')}"`).join(',')}]`;
+    this.line(
+      withHeader(r.header)
+        .raw('id', r.ID.toString())
+        .raw('ttl', r.TTL.toString())
+        .raw('granted-ttl', r.grantedTTL.toString())
+        .raw('keys', keys)
+        .toString(),
+    );
+  }
+
+  override leaseLeases(r: watchLease.LeaseLeasesResponse): void {
+    const leases = r.leases.map((l) => new GoJsonObject().raw('id', l.ID.toString()).toString());
+    this.line(withHeader(r.header).raw('leases', `[${leases.join(',')}]`).toString());
+  }
 
   override put(r: PutResponse): void {
     this.line(encodePutResponse(r));
@@ -34,6 +89,57 @@ export class JsonPrinter extends Printer {
   override txn(r: TxnResponse): void {
     this.line(encodeTxnResponse(r));
   }
+
+  override memberAdd(r: admin.MemberAddResponse): void {
+    this.line(reports.encodeMemberAddResponse(r));
+  }
+
+  override memberRemove(_id: bigint, r: admin.MemberRemoveResponse): void {
+    this.line(reports.encodeMemberResponse(r));
+  }
+
+  override memberUpdate(_id: bigint, r: admin.MemberUpdateResponse): void {
+    this.line(reports.encodeMemberResponse(r));
+  }
+
+  override memberPromote(_id: bigint, r: admin.MemberPromoteResponse): void {
+    this.line(reports.encodeMemberResponse(r));
+  }
+
+  override memberList(r: admin.MemberListResponse): void {
+    this.line(reports.encodeMemberListResponse(r));
+  }
+
+  override endpointHealth(list: reports.EndpointHealth[]): void {
+    this.line(reports.encodeEndpointHealth(list));
+  }
+
+  override endpointStatus(list: reports.EndpointStatus[]): void {
+    this.line(reports.encodeEndpointStatus(list));
+  }
+
+  override endpointHashKV(list: reports.EndpointHashKV[]): void {
+    this.line(reports.encodeEndpointHashKV(list));
+  }
+
+  override moveLeader(_leader: bigint, _target: bigint, r: admin.MoveLeaderResponse): void {
+    this.line(reports.encodeMoveLeaderResponse(r));
+  }
+
+  override alarm(r: admin.AlarmResponse): void {
+    this.line(reports.encodeAlarmResponse(r));
+  }
+
+  override snapshotStatus(s: reports.SnapshotStatus): void {
+    this.line(reports.encodeSnapshotStatus(s));
+  }
+}
+
+/** A clientv3 struct that embeds *ResponseHeader: the header's fields first, inline. */
+function withHeader(h: ResponseHeader | undefined): GoJsonObject {
+  const object = new GoJsonObject();
+  if (h === undefined) return object;
+  return object.int('cluster_id', h.clusterId).int('member_id', h.memberId).int('revision', h.revision).int('raft_term', h.raftTerm);
 }
 
 export function encodeHeader(h: ResponseHeader | undefined): string | undefined {

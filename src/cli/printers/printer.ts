@@ -5,6 +5,9 @@ import type {
   TxnResponse,
 } from '../../proto/gen/etcdserverpb/rpc.js';
 import { CliError, ExitCode } from '../errors.js';
+import type * as watchLease from '../../proto/gen/etcdserverpb/rpc.js';
+import type * as admin from '../../proto/gen/etcdserverpb/rpc.js';
+import type { EndpointHashKV, EndpointHealth, EndpointStatus, SnapshotStatus } from '../admin/reports.js';
 
 /** The output formats of etcdctl's -w / --write-out. */
 export const outputFormats = ['simple', 'json', 'fields', 'table', 'protobuf'] as const;
@@ -51,6 +54,77 @@ export abstract class Printer {
   }
 
   txn(_r: TxnResponse): void {
+    this.unsupported();
+  }
+
+  // Cluster administration (member, endpoint, move-leader, alarm, snapshot status).
+  memberAdd(_r: admin.MemberAddResponse): void {
+    this.unsupported();
+  }
+
+  memberRemove(_id: bigint, _r: admin.MemberRemoveResponse): void {
+    this.unsupported();
+  }
+
+  memberUpdate(_id: bigint, _r: admin.MemberUpdateResponse): void {
+    this.unsupported();
+  }
+
+  memberPromote(_id: bigint, _r: admin.MemberPromoteResponse): void {
+    this.unsupported();
+  }
+
+  memberList(_r: admin.MemberListResponse): void {
+    this.unsupported();
+  }
+
+  /** The simple format writes health to `err` (stderr), as etcdctl does. */
+  endpointHealth(_list: EndpointHealth[], _err: Sink): void {
+    this.unsupported();
+  }
+
+  endpointStatus(_list: EndpointStatus[]): void {
+    this.unsupported();
+  }
+
+  endpointHashKV(_list: EndpointHashKV[]): void {
+    this.unsupported();
+  }
+
+  moveLeader(_leader: bigint, _target: bigint, _r: admin.MoveLeaderResponse): void {
+    this.unsupported();
+  }
+
+  alarm(_r: admin.AlarmResponse): void {
+    this.unsupported();
+  }
+
+  snapshotStatus(_s: SnapshotStatus): void {
+    this.unsupported();
+  }
+
+  // Watch and lease (watch, lease grant|revoke|keep-alive|timetolive|list).
+  watch(_r: watchLease.WatchResponse): void {
+    this.unsupported();
+  }
+
+  leaseGrant(_r: watchLease.LeaseGrantResponse): void {
+    this.unsupported();
+  }
+
+  leaseRevoke(_id: bigint, _r: watchLease.LeaseRevokeResponse): void {
+    this.unsupported();
+  }
+
+  leaseKeepAlive(_r: watchLease.LeaseKeepAliveResponse): void {
+    this.unsupported();
+  }
+
+  leaseTimeToLive(_r: watchLease.LeaseTimeToLiveResponse, _keys: boolean): void {
+    this.unsupported();
+  }
+
+  leaseLeases(_r: watchLease.LeaseLeasesResponse): void {
     this.unsupported();
   }
 

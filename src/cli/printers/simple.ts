@@ -7,6 +7,10 @@ import type {
   TxnResponse,
 } from '../../proto/gen/etcdserverpb/rpc.js';
 import { Printer, type GetPrintOptions, type Sink } from './printer.js';
+import type * as watchLease from '../../proto/gen/etcdserverpb/rpc.js';
+import type * as admin from '../../proto/gen/etcdserverpb/rpc.js';
+import { alarmMemberText, goHex, goHexWidth16 } from '../admin/go-format.js';
+import * as reports from '../admin/reports.js';
 
 /**
  * etcdctl's default output (printer_simple.go): keys and values as raw bytes,
@@ -14,6 +18,42 @@ import { Printer, type GetPrintOptions, type Sink } from './printer.js';
  */
 export class SimplePrinter extends Printer {
   readonly format = 'simple' as const;
+
+  override watch(r: watchLease.WatchResponse): void {
+    for (const e of r.events) {
+      this.line(eventTypeName(e.type));
+      if (e.prevKv !== undefined) this.kv(e.prevKv, false);
+      if (e.kv !== undefined) this.kv(e.kv, false);
+    }
+  }
+
+  override leaseGrant(r: watchLease.LeaseGrantResponse): void {
+    this.line(`lease ${leaseIdHex(r.ID)} granted with TTL(${r.TTL}s)`);
+  }
+
+  override leaseRevoke(id: bigint): void {
+    this.line(`lease ${leaseIdHex(id)} revoked`);
+  }
+
+  override leaseKeepAlive(r: watchLease.LeaseKeepAliveResponse): void {
+    this.line(`lease ${leaseIdHex(r.ID)} keepalived with TTL(${r.TTL})`);
+  }
+
+  override leaseTimeToLive(r: watchLease.LeaseTimeToLiveResponse, keys: boolean): void {
+    if (r.grantedTTL === 0n && r.TTL === -1n) {
+      this.line(`lease ${leaseIdHex(r.ID)} already expired`);
+      return;
+    }
+    this.out.write(`lease ${leaseIdHex(r.ID)} granted with TTL(${r.grantedTTL}s), remaining(${r.TTL}s)`);
+    // Go's %v of a []string: the raw strings between brackets, separated by spaces.
+    if (keys) this.out.write(Buffer.concat([Buffer.from(', attached keys(['), joinBytes(r.keys, ' '), Buffer.from('])')]));
+    this.line();
+  }
+
+  override leaseLeases(r: watchLease.LeaseLeasesResponse): void {
+    this.line(`found ${r.leases.length} leases`);
+    for (const lease of r.leases) this.line(leaseIdHex(lease.ID));
+  }
 
   constructor(out: Sink, private readonly hex: boolean) {
     super(out);
@@ -46,6 +86,53 @@ export class SimplePrinter extends Printer {
     }
   }
 
+  override memberAdd(r: admin.MemberAddResponse): void {
+    this.line(`Member ${goHexWidth16(r.member?.ID ?? 0n)} added to cluster ${goHexWidth16(r.header?.clusterId ?? 0n)}`);
+  }
+
+  override memberRemove(id: bigint, r: admin.MemberRemoveResponse): void {
+    this.line(`Member ${goHexWidth16(id)} removed from cluster ${goHexWidth16(r.header?.clusterId ?? 0n)}`);
+  }
+
+  override memberUpdate(id: bigint, r: admin.MemberUpdateResponse): void {
+    this.line(`Member ${goHexWidth16(id)} updated in cluster ${goHexWidth16(r.header?.clusterId ?? 0n)}`);
+  }
+
+  override memberPromote(id: bigint, r: admin.MemberPromoteResponse): void {
+    this.line(`Member ${goHexWidth16(id)} promoted in cluster ${goHexWidth16(r.header?.clusterId ?? 0n)}`);
+  }
+
+  override memberList(r: admin.MemberListResponse): void {
+    for (const line of reports.simpleLines(reports.memberListTable(r))) this.line(line);
+  }
+
+  override endpointHealth(list: reports.EndpointHealth[], err: Sink): void {
+    for (const h of list) {
+      if (h.error === '') err.write(`${h.endpoint} is healthy: successfully committed proposal: took = ${h.took}\n`);
+      else err.write(`${h.endpoint} is unhealthy: failed to commit proposal: ${h.error}\n`);
+    }
+  }
+
+  override endpointStatus(list: reports.EndpointStatus[]): void {
+    for (const line of reports.simpleLines(reports.endpointStatusTable(list))) this.line(line);
+  }
+
+  override endpointHashKV(list: reports.EndpointHashKV[]): void {
+    for (const line of reports.simpleLines(reports.endpointHashKVTable(list))) this.line(line);
+  }
+
+  override moveLeader(leader: bigint, target: bigint): void {
+    this.line(`Leadership transferred from ${goHex(leader)} to ${goHex(target)}`);
+  }
+
+  override alarm(r: admin.AlarmResponse): void {
+    for (const m of r.alarms) this.line(alarmMemberText(m));
+  }
+
+  override snapshotStatus(s: reports.SnapshotStatus): void {
+    for (const line of reports.simpleLines(reports.snapshotStatusTable(s))) this.line(line);
+  }
+
   private responseOp(op: ResponseOp): void {
     if (op.responseDeleteRange !== undefined) this.del(op.responseDeleteRange);
     else if (op.responsePut !== undefined) this.put(op.responsePut);
@@ -62,6 +149,22 @@ export class SimplePrinter extends Printer {
   private bytes(b: Uint8Array): string | Uint8Array {
     return this.hex ? hexEscape(b) : b;
   }
+}
+
+/** A lease id as etcdctl prints it (Go's %016x of an int64). */
+export function leaseIdHex(id: bigint): string {
+  const signed = BigInt.asIntN(64, id);
+  return signed < 0n ? `-${(-signed).toString(16).padStart(15, '0')}` : signed.toString(16).padStart(16, '0');
+}
+
+/** mvccpb.Event_EventType's Go name. */
+export function eventTypeName(type: number): string {
+  return type === 0 ? 'PUT' : type === 1 ? 'DELETE' : String(type);
+}
+
+function joinBytes(parts: readonly Uint8Array[], separator: string): Buffer {
+  const sep = Buffer.from(separator);
+  return Buffer.concat(parts.flatMap((p, i) => (i === 0 ? [p] : [sep, p])));
 }
 
 /** etcdctl's --hex form: every byte as \xNN, lower case. */

@@ -10,6 +10,9 @@ import { decodeRune, runeError } from '../go/utf8.js';
 import { goQuote, isPrint } from '../go/quote.js';
 import { Printer, type GetPrintOptions, type Sink } from './printer.js';
 import { hexEscape } from './simple.js';
+import type * as admin from '../../proto/gen/etcdserverpb/rpc.js';
+import { alarmTypeName, goHex } from '../admin/go-format.js';
+import * as reports from '../admin/reports.js';
 
 /**
  * `-w table`, for people rather than scripts. etcdctl 3.4 refuses table
@@ -55,6 +58,36 @@ export class TablePrinter extends Printer {
       else if (op.responseDeleteRange !== undefined) this.del(op.responseDeleteRange);
       else if (op.responseTxn !== undefined) this.txn(op.responseTxn);
     }
+  }
+
+  // etcdctl's tables for cluster administration, with its column names in capitals as tablewriter shows them.
+  override memberList(r: admin.MemberListResponse): void {
+    this.adminTable(reports.memberListTable(r));
+  }
+
+  override endpointHealth(list: reports.EndpointHealth[]): void {
+    this.adminTable(reports.endpointHealthTable(list));
+  }
+
+  override endpointStatus(list: reports.EndpointStatus[]): void {
+    this.adminTable(reports.endpointStatusTable(list));
+  }
+
+  override endpointHashKV(list: reports.EndpointHashKV[]): void {
+    this.adminTable(reports.endpointHashKVTable(list));
+  }
+
+  override snapshotStatus(s: reports.SnapshotStatus): void {
+    this.adminTable(reports.snapshotStatusTable(s));
+  }
+
+  /** etcdctl 3.4 has no alarm table; one row per alarm. */
+  override alarm(r: admin.AlarmResponse): void {
+    this.adminTable({ head: ['member ID', 'alarm'], rows: r.alarms.map((a) => [goHex(a.memberID), alarmTypeName(a.alarm)]) });
+  }
+
+  private adminTable(table: reports.Table): void {
+    this.render(table.head.map((h) => h.toUpperCase()), table.rows);
   }
 
   private kvTable(kvs: readonly KeyValue[], caption?: string): void {

@@ -9,6 +9,8 @@ import { maintenanceService } from './maintenance-service.js';
 import { clusterService } from './cluster-service.js';
 import { WatchService, watchService } from './watch-service.js';
 import { leaseService } from './lease-service.js';
+import { LockService, lockService } from './lock-service.js';
+import { ElectionService, electionService } from './election-service.js';
 import { httpHandler } from './http-handler.js';
 import { acceptHttp2 } from './h2-authority-fix.js';
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
@@ -40,6 +42,8 @@ export async function startClientListeners(server: EtcdServer, urls: URL[]): Pro
   grpc.addService(LeaseService, leaseService(server) as unknown as UntypedServiceImplementation);
   grpc.addService(ClusterService, clusterService(server) as unknown as UntypedServiceImplementation);
   grpc.addService(WatchService, watchService(server) as unknown as UntypedServiceImplementation);
+  grpc.addService(LockService, lockService(server) as unknown as UntypedServiceImplementation);
+  grpc.addService(ElectionService, electionService(server) as unknown as UntypedServiceImplementation);
   const injector = grpc.createConnectionInjector(ServerCredentials.createInsecure());
   const http: HttpServer = createHttpServer(httpHandler(server));
   const listeners: NetServer[] = [];
