@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { startCluster, reservePeerUrl, type Cluster } from '../support/cluster.js';
+import { leaderOf, startCluster, reservePeerUrl, type Cluster } from '../support/cluster.js';
 import { etcdctlBinary, realEtcdAvailable } from '../support/real-etcd.js';
 import { killAll, removeTempDirs, run, sleep, waitFor } from '../support/procs.js';
 import { RawKv } from '../support/raw-kv.js';
@@ -35,23 +35,6 @@ function writeLoad(endpoints: string[], prefix: string, acked: Acked[]): { stop:
   };
 }
 
-async function leaderOf(cluster: Cluster): Promise<string> {
-  return waitFor('a leader', async () => {
-    for (const m of cluster.members) {
-      if (m.proc === undefined) continue;
-      const kv = new RawKv(m.clientUrl, 1000);
-      try {
-        const s = await kv.status();
-        if (s.leader !== 0n && s.leader === s.header?.memberId) return m.name;
-      } catch {
-        // Down or not ready.
-      } finally {
-        kv.close();
-      }
-    }
-    return undefined;
-  }, 30000, 100);
-}
 
 async function assertAllAcked(endpoint: string, acked: Acked[], prefix: string): Promise<void> {
   const kv = new RawKv(endpoint, 10000);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { credentials, Metadata, type ClientDuplexStream } from '@grpc/grpc-js';
 import { LeaseClient, WatchClient, type LeaseKeepAliveRequest, type LeaseKeepAliveResponse, type WatchRequest, type WatchResponse } from '../../src/proto/gen/etcdserverpb/rpc.js';
-import { startCluster, type Cluster } from '../support/cluster.js';
+import { leaderOf, startCluster, type Cluster } from '../support/cluster.js';
 import { killAll, removeTempDirs, sleep, waitFor } from '../support/procs.js';
 import { RawKv } from '../support/raw-kv.js';
 import { formatViolations, validateWatches, type CommittedRevision, type WatchStream } from '../support/lincheck/watch-check.js';
@@ -26,23 +26,6 @@ function toStream(name: string, responses: WatchResponse[], startRevision: numbe
 const target = (url: string) => url.replace(/^https?:\/\//, '');
 const grpcOptions = { 'grpc.use_local_subchannel_pool': 1 };
 
-async function leaderOf(cluster: Cluster): Promise<string> {
-  return waitFor('a leader', async () => {
-    for (const m of cluster.members) {
-      if (m.proc === undefined) continue;
-      const kv = new RawKv(m.clientUrl, 1000);
-      try {
-        const s = await kv.status();
-        if (s.leader !== 0n && s.leader === s.header?.memberId) return m.name;
-      } catch {
-        // Down or not ready.
-      } finally {
-        kv.close();
-      }
-    }
-    return undefined;
-  }, 30000, 100);
-}
 
 /** Opens a watch on one member and collects every event it delivers. */
 function openWatch(url: string, key: string, rangeEnd: string, startRevision: bigint) {

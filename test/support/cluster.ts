@@ -3,6 +3,7 @@ import { freePort } from './ports.js';
 import { kill9, start, tempDir, waitFor, type Spawned } from './procs.js';
 import { portOpen, runJs } from './etcdts.js';
 import { etcdBinary } from './real-etcd.js';
+import { RawKv } from './raw-kv.js';
 
 /**
  * Multi-member clusters on loopback for tests: etcdts members (`bin/run.js
@@ -131,4 +132,23 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
 /** The peer URL a new member will use, for `member add --peer-urls` before it starts. */
 export async function reservePeerUrl(): Promise<string> {
   return `http://127.0.0.1:${await freePort()}`;
+}
+
+/** The name of the member that reports itself leader, waiting up to 30 s for one to be elected. */
+export async function leaderOf(cluster: Cluster): Promise<string> {
+  return waitFor('a leader', async () => {
+    for (const m of cluster.members) {
+      if (m.proc === undefined) continue;
+      const kv = new RawKv(m.clientUrl, 1000);
+      try {
+        const s = await kv.status();
+        if (s.leader !== 0n && s.leader === s.header?.memberId) return m.name;
+      } catch {
+        // Down or not ready.
+      } finally {
+        kv.close();
+      }
+    }
+    return undefined;
+  }, 30000, 100);
 }
