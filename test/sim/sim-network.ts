@@ -129,6 +129,11 @@ export class SimNetwork {
     return out;
   }
 
+  /** A partition blocks messages from `from` to `to`. */
+  linkBlocked(from: bigint, to: bigint): boolean {
+    return this.blocked.has(linkKey(from, to));
+  }
+
   block(from: bigint, to: bigint): void {
     this.blocked.add(linkKey(from, to));
   }

@@ -16,6 +16,13 @@
  * end the faults are healed, the cluster must converge (liveness), every
  * member's state machine must be identical, and the client history must be
  * linearizable (test/support/lincheck).
+ *
+ * With `watchLease`, clients also delete, run txns, attach keys to leases
+ * and compact; members' clocks drift apart (skew); a member's Ready loop
+ * may stall (a slow fsync) while its Raft and gRPC sides go on; and two
+ * layers run on the cluster: watches (sim-watch.ts) and leases
+ * (sim-lease.ts), each with its own clients and checks. `mutation` injects
+ * one known bug, to show that the checks catch it.
  */
 import assert from 'node:assert/strict';
 import {
@@ -31,15 +38,19 @@ import {
 import { ProposalDroppedError, SnapshotOutOfDateError } from '../../src/server/raft/errors.js';
 import { snapshotIndex } from '../../src/server/raft/messages.js';
 import { SeededPrng, type Prng } from '../../src/server/raft/prng.js';
-import type { StateType } from '../../src/server/raft/raft.js';
 import { RawNode, type Ready } from '../../src/server/raft/rawnode.js';
-import type { MemoryStorage } from '../../src/server/raft/storage.js';
 import { checkOperations, type Operation } from '../support/lincheck/checker.js';
-import { etcdModel, type EtcdInput, type EtcdOutput } from '../support/lincheck/etcd-model.js';
+import { committedHistory, del, etcdModel, txn, type EtcdInput, type EtcdOutput } from '../support/lincheck/etcd-model.js';
+import type { CommittedRevision } from '../support/lincheck/watch-check.js';
 import { SafetyChecker, SafetyViolation } from './invariants.js';
-import { KvStateMachine, decodePut, encodePut } from './kv-state-machine.js';
-import { SimDisk } from './sim-disk.js';
+import { KvStateMachine, decodeCommand, encodeCommand, type ApplyResult, type Command } from './kv-state-machine.js';
+import type { Mutation } from './mutations.js';
+import { LeaseLayer, type LeaseReport } from './sim-lease.js';
+import { electionTick, tickUnits, Truth, type SimHost, type SimLayer } from './sim-layer.js';
+import { Member, MemberClock, type CrashPoint, type PendingRead, type ProposalWaiter } from './sim-member.js';
 import { SimNetwork } from './sim-network.js';
+import { WatchLayer, type WatchReport } from './sim-watch.js';
+import { chooseRequest, drawWorkloadConfig, type Request, type WorkloadConfig } from './workload.js';
 
 export interface SimOptions {
   seed: number;
@@ -49,6 +60,10 @@ export interface SimOptions {
   members?: 3 | 5;
   /** Keep a readable trace of every event (for replaying a failing seed). */
   keepTrace?: boolean;
+  /** Watches, leases, deletes, txns, compaction and clock skew on top of the KV workload. */
+  watchLease?: boolean;
+  /** One injected bug (mutations.ts), to show the checks catch it. */
+  mutation?: Mutation;
 }
 
 /** Everything a run decides up front from its seed. */
@@ -66,6 +81,8 @@ export interface SimConfig {
   faultEveryUnits: number;
   clients: number;
   keys: number;
+  /** With watchLease only: the request mix and clock skew. */
+  workload?: WorkloadConfig;
 }
 
 export interface SimReport {
@@ -81,58 +98,30 @@ export interface SimReport {
   finalMembers: string[];
   appliedIndex: string;
   lincheck: { verdict: string; ms: number; ops: number };
+  watch?: WatchReport;
+  lease?: LeaseReport;
   trace?: string[];
 }
 
-const tickUnits = 10;
-const electionTick = 10;
 const clientTimeoutUnits = 60 * tickUnits;
 const convergeLimitUnits = 3000 * tickUnits;
+/** How long the layers' clients may take to catch up once the cluster has converged. */
+const settleLimitUnits = 300 * tickUnits;
+/** Client ids of the leader-made revokes in the history (one each; real clients count from 0). */
+const revokeClientIdBase = 1_000_000;
 
-type CrashPoint = 'beforeSave' | 'afterSave' | 'afterSend' | 'afterApply';
 const crashPoints: CrashPoint[] = ['beforeSave', 'afterSave', 'afterSend', 'afterApply'];
 
 interface ClientOp {
   clientId: number;
-  input: EtcdInput;
+  /** What the linearizability model sees; absent for requests it does not model (compaction). */
+  input?: EtcdInput;
   call: number;
   deadline: number;
   member: bigint;
   reqId: string;
-}
-
-/** One simulated server process with its durable disk and state machine. */
-class Member {
-  readonly disk = new SimDisk();
-  /** Durable with its applied index (like the server's backend). */
-  sm = new KvStateMachine();
-  rn: RawNode | undefined;
-  storage: MemoryStorage | undefined;
-  lastRaftState: StateType = 'follower';
-  /** Removed from the cluster and shut down for good. */
-  removed = false;
-  /** Applied its own removal in the Ready being handled. */
-  selfRemoved = false;
-  armedCrash: CrashPoint | undefined;
-  restartAt: number | undefined;
-  lastSnapshotIndex = 0n;
-  /** In-memory commit index this incarnation (never decreases). */
-  commitSeen = 0n;
-  /** Durable commit index (never decreases, across crashes too). */
-  durableCommitSeen = 0n;
-  /** Client puts proposed here, by request id; answered when applied here. */
-  proposals = new Map<string, ClientOp>();
-  /** Client reads requested here, by context; `index` once confirmed. */
-  reads = new Map<string, { op: ClientOp; index?: bigint }>();
-
-  constructor(
-    readonly id: bigint,
-    readonly tickPhase: number,
-  ) {}
-
-  get alive(): boolean {
-    return this.rn !== undefined;
-  }
+  /** A proposal (its outcome may stay unknown), not a read. */
+  write: boolean;
 }
 
 /** FNV-1a over everything that happens: equal hashes mean equal runs. */
@@ -188,31 +177,39 @@ export function drawConfig(prng: Prng, members?: 3 | 5): SimConfig {
   };
 }
 
-export class Simulation {
+export class Simulation implements SimHost {
   readonly prng: Prng;
   readonly config: SimConfig;
   readonly net: SimNetwork;
   readonly checker = new SafetyChecker();
   readonly members = new Map<bigint, Member>();
+  readonly truth = new Truth();
+  readonly mutation: Mutation | undefined;
   now = 0;
   private readonly hash = new TraceHash();
   private readonly trace: string[] | undefined;
   private nextMemberId: bigint;
-  private history: Operation<EtcdInput, EtcdOutput | undefined>[] = [];
+  private history: Array<{ op: Operation<EtcdInput, EtcdOutput | undefined>; reqId: string }> = [];
   private readonly clientBusy = new Map<number, ClientOp>();
   private opsIssued = 0;
   private reqSeq = 0;
-  /** The revision each applied put got, by value (values are unique). */
-  private readonly putRevision = new Map<string, number>();
   private healAt: number | undefined;
-  private healing = false;
+  healing = false;
   readonly faults: Record<string, number> = {};
   private readonly counts = { ok: 0, unknown: 0, failed: 0, reads: 0, writes: 0 };
   private logsChanged = false;
+  private readonly watch: WatchLayer | undefined;
+  private readonly lease: LeaseLayer | undefined;
+  private readonly layers: SimLayer[] = [];
+  /** When the cluster converged while the layers still settled (for their liveness bound). */
+  private convergedAt: number | undefined;
 
   constructor(readonly options: SimOptions) {
     this.prng = new SeededPrng(options.seed);
     this.config = drawConfig(this.prng, options.members);
+    this.mutation = options.mutation;
+    // Drawn only with watchLease, so that the plain simulation's seeds keep their runs.
+    if (options.watchLease === true) this.config.workload = drawWorkloadConfig(this.prng);
     this.net = new SimNetwork(this.prng.fork(), {
       lossRate: this.config.lossRate,
       duplicateRate: this.config.duplicateRate,
@@ -220,12 +217,21 @@ export class Simulation {
       delayMax: this.config.delayMax,
     });
     this.trace = options.keepTrace === true ? [] : undefined;
+    if (this.config.workload !== undefined) {
+      this.watch = new WatchLayer(this, this.config.workload, this.config.keys);
+      this.lease = new LeaseLayer(this, this.config.workload);
+      this.layers.push(this.watch, this.lease);
+    }
     this.nextMemberId = BigInt(this.config.members + 1);
     const peers = Array.from({ length: this.config.members }, (_, i) => ({ id: BigInt(i + 1) }));
     for (const p of peers) {
       const m = this.addMember(p.id);
       m.rn!.bootstrap(peers);
     }
+  }
+
+  get skew(): number {
+    return this.config.workload?.skew ?? 0;
   }
 
   traceHash(): string {
@@ -237,12 +243,12 @@ export class Simulation {
     return this.trace ?? [];
   }
 
-  private record(event: string): void {
+  record(event: string): void {
     this.hash.add(event);
     this.trace?.push(`${this.now} ${event}`);
   }
 
-  private count(fault: string): void {
+  count(fault: string): void {
     this.faults[fault] = (this.faults[fault] ?? 0) + 1;
   }
 
@@ -250,7 +256,10 @@ export class Simulation {
   // Members
 
   private addMember(id: bigint): Member {
-    const m = new Member(id, this.prng.nextInt(tickUnits));
+    const phase = this.prng.nextInt(tickUnits);
+    // Without skew every clock runs at the real rate: the plain simulation's ticks stay as they were.
+    const rate = this.skew === 0 ? 1 : 1 + this.skew * (2 * this.prng.nextFloat() - 1);
+    const m = new Member(id, new MemberClock(rate, phase), new KvStateMachine(this.mutation));
     this.members.set(id, m);
     this.start(m);
     return m;
@@ -261,7 +270,7 @@ export class Simulation {
     const snap = m.disk.durableSnapshot();
     if (snapshotIndex(snap) > m.sm.appliedIndex) {
       // Crashed after persisting a received snapshot, before applying it.
-      m.sm = KvStateMachine.restore(snap.data, snapshotIndex(snap), snap.metadata!.confState!);
+      m.sm = KvStateMachine.restore(snap.data, snapshotIndex(snap), snap.metadata!.confState!, this.mutation);
       this.checker.onSnapshotRestored(m.id, m.sm.appliedIndex, m.sm.fingerprint());
     }
     const storage = m.disk.load();
@@ -280,12 +289,16 @@ export class Simulation {
       prng: this.prng.fork(),
     });
     m.lastRaftState = 'follower';
+    m.lastLead = 0n;
+    m.stalledUntil = 0;
     m.lastSnapshotIndex = snapshotIndex(snap);
     m.commitSeen = m.rn.basicStatus().commit;
     m.restartAt = undefined;
     m.armedCrash = undefined;
+    m.incarnation++;
     this.assertNotBelow(m.commitSeen, m.durableCommitSeen, `member ${m.id} restarted with commit ${m.commitSeen} below its durable commit`);
     this.record(`start ${m.id} applied=${m.sm.appliedIndex} commit=${m.commitSeen}`);
+    for (const layer of this.layers) layer.onStart(m);
   }
 
   private assertNotBelow(value: bigint, floor: bigint, message: string): void {
@@ -296,15 +309,22 @@ export class Simulation {
     this.record(`crash ${m.id} ${why} unsynced=${m.disk.unsynced}`);
     this.count('crash');
     m.disk.crash();
-    m.rn = undefined;
-    m.storage = undefined;
-    // A client whose request was in flight here sees its connection drop.
-    for (const op of m.proposals.values()) this.finishUnknown(op);
-    for (const { op } of m.reads.values()) this.finishFailed(op);
-    m.proposals.clear();
-    m.reads.clear();
+    this.stop(m);
     // Some restarts are quick (before the messages in flight land), some slow.
     m.restartAt = this.now + 1 + (this.prng.nextInt(2) === 0 ? this.prng.nextInt(10) : this.prng.nextInt(40 * tickUnits));
+  }
+
+  /** The process ends: clients whose requests were in flight here see their connection drop. */
+  private stop(m: Member): void {
+    m.rn = undefined;
+    m.storage = undefined;
+    const proposals = [...m.proposals.values()];
+    const reads = [...m.reads.values()];
+    m.proposals.clear();
+    m.reads.clear();
+    for (const p of proposals) p.lost();
+    for (const r of reads) r.lost();
+    for (const layer of this.layers) layer.onStop(m);
   }
 
   /** After every input a member handles: roles for Election Safety, then a new leader's log. */
@@ -329,7 +349,13 @@ export class Simulation {
     const rn = m.rn!;
     const rd = rn.ready();
     this.record(`ready ${m.id} e=${rd.entries.length} c=${rd.committedEntries.length} m=${rd.messages.length} hs=${rd.hardState?.commit ?? '-'} s=${rd.snapshot === undefined ? 0 : 1}`);
-    if (rd.softState !== undefined) m.lastRaftState = rd.softState.raftState;
+    if (rd.softState !== undefined) {
+      m.lastLead = rd.softState.lead;
+      if (rd.softState.raftState !== m.lastRaftState) {
+        m.lastRaftState = rd.softState.raftState;
+        for (const layer of this.layers) layer.onRole(m, m.lastRaftState);
+      }
+    }
     // A leader may send before (or while) it persists; everyone else after.
     const sendEarly = m.lastRaftState === 'leader' && this.prng.nextInt(2) === 0;
     if (sendEarly) this.sendAll(m, rd.messages);
@@ -422,25 +448,34 @@ export class Simulation {
   private restoreSnapshot(m: Member, s: Snapshot): void {
     const index = snapshotIndex(s);
     assert.ok(index > m.sm.appliedIndex, `member ${m.id} restores snapshot ${index} at applied ${m.sm.appliedIndex}`);
-    m.sm = KvStateMachine.restore(s.data, index, s.metadata!.confState!);
+    const revisionBefore = m.sm.revision;
+    m.sm = KvStateMachine.restore(s.data, index, s.metadata!.confState!, this.mutation);
     m.lastSnapshotIndex = index;
     this.checker.onSnapshotRestored(m.id, index, m.sm.fingerprint());
     this.record(`restore ${m.id} ${index}`);
+    for (const layer of this.layers) layer.onRestore(m, revisionBefore);
   }
 
   private apply(m: Member, e: Entry): void {
     m.sm.advanceTo(e.index);
     if (e.type === EntryType.EntryConfChange) {
       this.applyConfChange(m, ConfChangeCodec.decode(e.data));
+      this.truth.applied(e.index, undefined, undefined, this.now);
     } else if (e.data.length > 0) {
-      const cmd = decodePut(e.data);
-      const revision = m.sm.put(cmd.k, cmd.v);
-      this.putRevision.set(cmd.v, revision);
-      const op = m.proposals.get(cmd.id);
-      if (op !== undefined) {
+      const cmd = decodeCommand(e.data);
+      const result = m.sm.apply(cmd);
+      this.truth.applied(e.index, cmd, result, this.now);
+      this.checker.onApplied(m.id, e, m.sm.fingerprint());
+      for (const layer of this.layers) layer.onApplied(m, e, cmd, result);
+      const waiter = m.proposals.get(cmd.id);
+      if (waiter !== undefined) {
         m.proposals.delete(cmd.id);
-        this.finishOk(op, { revision });
+        waiter.applied(result);
       }
+      return;
+    } else {
+      this.truth.applied(e.index, undefined, undefined, this.now);
+      for (const layer of this.layers) layer.onApplied(m, e);
     }
     this.checker.onApplied(m.id, e, m.sm.fingerprint());
   }
@@ -478,13 +513,8 @@ export class Simulation {
   /** A member that applied its own removal stops, as an etcd member does. */
   private shutdownRemoved(m: Member): void {
     this.record(`removed ${m.id}`);
-    for (const op of m.proposals.values()) this.finishUnknown(op);
-    for (const { op } of m.reads.values()) this.finishFailed(op);
-    m.proposals.clear();
-    m.reads.clear();
     m.removed = true;
-    m.rn = undefined;
-    m.storage = undefined;
+    this.stop(m);
   }
 
   private maybeSnapshot(m: Member): void {
@@ -531,17 +561,52 @@ export class Simulation {
   // -----------------------------------------------------------------------
   // Clients
 
-  private aliveMembers(): Member[] {
+  aliveMembers(): Member[] {
     return [...this.members.values()].filter((m) => m.alive);
   }
 
-  private leader(): Member | undefined {
+  leader(): Member | undefined {
     let best: Member | undefined;
     for (const m of this.aliveMembers()) {
       const r = m.rn!.raft;
       if (r.state === 'leader' && (best === undefined || r.term > best.rn!.raft.term)) best = m;
     }
     return best;
+  }
+
+  propose(m: Member, cmd: Command, waiter?: ProposalWaiter): boolean {
+    let ok = true;
+    try {
+      m.rn!.propose(encodeCommand(cmd));
+      this.truth.proposed(cmd.id, this.now);
+      if (waiter !== undefined) m.proposals.set(cmd.id, waiter);
+    } catch (err) {
+      if (!(err instanceof ProposalDroppedError)) throw err;
+      ok = false;
+    }
+    this.observe(m);
+    return ok;
+  }
+
+  private readSeq = 0;
+
+  readIndex(m: Member, read: PendingRead, ctx = `x${this.readSeq++}`): void {
+    m.reads.set(ctx, read);
+    m.rn!.readIndex(Buffer.from(ctx));
+    this.observe(m);
+  }
+
+  peerLinkUp(from: bigint, to: bigint): boolean {
+    return !this.net.linkBlocked(from, to);
+  }
+
+  peerDelay(): number | undefined {
+    if (this.prng.nextFloat() < this.net.config.lossRate) return undefined;
+    return this.net.config.delayMin + this.prng.nextInt(this.net.config.delayMax - this.net.config.delayMin + 1);
+  }
+
+  clientDelay(): number {
+    return 1 + this.prng.nextInt(this.config.delayMax);
   }
 
   private clientsStep(): void {
@@ -558,44 +623,50 @@ export class Simulation {
     }
   }
 
+  /** The request a client makes next: the plain mix (puts and gets) or the watch/lease one. */
+  private nextRequest(clientId: number, reqId: string): Request {
+    const workload = this.config.workload;
+    if (workload === undefined) {
+      const key = `k${this.prng.nextInt(this.config.keys)}`;
+      if (this.prng.nextInt(5) >= 3) return { input: { type: 'get', key }, label: `get ${key}` };
+      const value = `c${clientId}-${reqId}`;
+      return { input: { type: 'put', key, value }, cmd: { t: 'put', id: reqId, k: key, v: value }, label: `put ${key}` };
+    }
+    return chooseRequest(this.prng, workload, {
+      clientId, reqId, keys: this.config.keys, truth: this.truth, lease: this.lease?.pickLeaseForPut() ?? 0,
+    });
+  }
+
   private startOp(clientId: number, m: Member): void {
-    const key = `k${this.prng.nextInt(this.config.keys)}`;
     const reqId = `r${this.reqSeq++}`;
-    const isPut = this.prng.nextInt(5) < 3;
-    const input: EtcdInput = isPut ? { type: 'put', key, value: `c${clientId}-${reqId}` } : { type: 'get', key };
-    const op: ClientOp = { clientId, input, call: this.now, deadline: this.now + clientTimeoutUnits, member: m.id, reqId };
+    const req = this.nextRequest(clientId, reqId);
+    const write = req.cmd !== undefined;
+    const op: ClientOp = { clientId, input: req.input, call: this.now, deadline: this.now + clientTimeoutUnits, member: m.id, reqId, write };
     this.opsIssued++;
     this.clientBusy.set(clientId, op);
-    this.record(`op ${clientId} ${reqId} ${input.type} ${key} at ${m.id}`);
-    if (isPut) {
+    this.record(`op ${clientId} ${reqId} ${req.label} at ${m.id}`);
+    if (req.cmd !== undefined) {
       this.counts.writes++;
-      try {
-        m.rn!.propose(encodePut({ k: key, v: (input as { value: string }).value, id: reqId }));
-        m.proposals.set(reqId, op);
-      } catch (err) {
-        if (!(err instanceof ProposalDroppedError)) throw err;
-        this.finishFailed(op);
-      }
+      const waiter: ProposalWaiter = { applied: (r) => this.finishApplied(op, r), lost: () => this.finishUnknown(op) };
+      if (!this.propose(m, req.cmd, waiter)) this.finishFailed(op);
     } else {
       this.counts.reads++;
-      m.reads.set(reqId, { op });
-      m.rn!.readIndex(Buffer.from(reqId));
+      const key = (req.input as { key: string }).key;
+      this.readIndex(m, { ready: () => this.finishOk(op, m.sm.get(key)), lost: () => this.finishFailed(op) }, reqId);
     }
-    this.observe(m);
   }
 
   private serveReads(m: Member): void {
     for (const [ctx, read] of m.reads) {
       if (read.index === undefined || m.sm.appliedIndex < read.index) continue;
       m.reads.delete(ctx);
-      const key = (read.op.input as { key: string }).key;
-      this.finishOk(read.op, m.sm.get(key));
+      read.ready();
     }
   }
 
   private timeOut(op: ClientOp): void {
     const m = this.members.get(op.member)!;
-    if (op.input.type === 'put') {
+    if (op.write) {
       m.proposals.delete(op.reqId);
       this.finishUnknown(op);
     } else {
@@ -609,11 +680,18 @@ export class Simulation {
     this.clientBusy.delete(op.clientId);
   }
 
-  private finishOk(op: ClientOp, output: EtcdOutput): void {
+  /** A write applied on the member it was proposed to: etcd answers now. */
+  private finishApplied(op: ClientOp, result: ApplyResult): void {
+    // A refused request (a put with an unknown lease, a compaction of a compacted revision) changed nothing.
+    if (result.error !== undefined) this.finishFailed(op, result.error);
+    else this.finishOk(op, result.output);
+  }
+
+  private finishOk(op: ClientOp, output: EtcdOutput | undefined): void {
     this.settle(op);
     this.counts.ok++;
     this.record(`ok ${op.reqId} ${JSON.stringify(output)}`);
-    this.history.push({ clientId: op.clientId, input: op.input, output, call: op.call, return: this.now });
+    if (op.input !== undefined) this.history.push({ op: { clientId: op.clientId, input: op.input, output, call: op.call, return: this.now }, reqId: op.reqId });
   }
 
   /** A write that may or may not have taken effect. */
@@ -621,14 +699,14 @@ export class Simulation {
     this.settle(op);
     this.counts.unknown++;
     this.record(`unknown ${op.reqId}`);
-    this.history.push({ clientId: op.clientId, input: op.input, output: undefined, call: op.call, return: Infinity });
+    if (op.input !== undefined) this.history.push({ op: { clientId: op.clientId, input: op.input, output: undefined, call: op.call, return: Infinity }, reqId: op.reqId });
   }
 
   /** Certainly no effect (refused proposal, unanswered read): left out of the history. */
-  private finishFailed(op: ClientOp): void {
+  private finishFailed(op: ClientOp, why?: string): void {
     this.settle(op);
     this.counts.failed++;
-    this.record(`failed ${op.reqId}`);
+    this.record(why === undefined ? `failed ${op.reqId}` : `failed ${op.reqId} ${why}`);
   }
 
   // -----------------------------------------------------------------------
@@ -644,6 +722,11 @@ export class Simulation {
       this.record('heal');
     }
     if (this.healing || this.prng.nextInt(this.config.faultEveryUnits) !== 0) return;
+    // Drawn only with watchLease, so that the plain simulation's seeds keep their runs.
+    if (this.config.workload !== undefined && this.prng.nextInt(6) === 0) {
+      this.stallSomeone();
+      return;
+    }
     const roll = this.prng.nextInt(100);
     if (roll < 30) this.crashSomeone();
     else if (roll < 60) this.partitionSomehow();
@@ -666,6 +749,21 @@ export class Simulation {
       victim.armedCrash = pick(this.prng, crashPoints);
       this.record(`arm ${victim.id} ${victim.armedCrash}`);
     }
+  }
+
+  /**
+   * A member's Ready loop stalls (a slow fsync, etcd #15247): its Raft still
+   * ticks and steps messages, so it may lose leadership, but the server only
+   * learns that from the next Ready, and nothing it writes, sends or applies
+   * moves meanwhile. Its gRPC side (watches, keep-alives) keeps running.
+   */
+  private stallSomeone(): void {
+    const alive = this.aliveMembers();
+    if (alive.length === 0) return;
+    const victim = this.prng.nextInt(2) === 0 ? (this.leader() ?? pick(this.prng, alive)) : pick(this.prng, alive);
+    victim.stalledUntil = this.now + (2 + this.prng.nextInt(40)) * tickUnits;
+    this.count('stall');
+    this.record(`stall ${victim.id} until ${victim.stalledUntil}`);
   }
 
   private partitionSomehow(): void {
@@ -748,7 +846,7 @@ export class Simulation {
 
   private tickMembers(): void {
     for (const m of this.members.values()) {
-      if (!m.alive || (this.now + m.tickPhase) % tickUnits !== 0) continue;
+      if (!m.alive || !m.clock.ticksAt(this.now, tickUnits)) continue;
       m.rn!.tick();
       this.observe(m);
     }
@@ -756,6 +854,7 @@ export class Simulation {
 
   private handleReadies(): void {
     for (const m of this.members.values()) {
+      if (m.stalledUntil > this.now) continue;
       // A Ready can make more work (applying a conf change); a few rounds per unit suffice.
       for (let round = 0; round < 3 && m.alive && m.rn!.hasReady(); round++) {
         this.handleReady(m);
@@ -778,6 +877,7 @@ export class Simulation {
     this.net.config = { ...this.net.config, lossRate: 0, duplicateRate: 0 };
     for (const m of this.members.values()) {
       m.armedCrash = undefined;
+      m.stalledUntil = 0;
       if (!m.alive && !m.removed) this.start(m);
     }
     this.record('healing');
@@ -803,16 +903,32 @@ export class Simulation {
       this.deliver();
       this.tickMembers();
       this.clientsStep();
+      for (const layer of this.layers) layer.step();
       this.nemesisStep();
       this.handleReadies();
       this.checkLogs();
       if (!this.healing && this.opsIssued >= this.options.ops && this.clientBusy.size === 0) this.beginHealing();
-      if (this.healing && this.converged()) break;
+      if (this.healing && this.converged() && this.layersSettled()) break;
       if (this.now > convergeLimitUnits + this.options.ops * 50 * tickUnits) {
         throw new SafetyViolation('Liveness', `no convergence by time ${this.now} (healing=${this.healing}, issued=${this.opsIssued})`);
       }
     }
     return this.finish();
+  }
+
+  /**
+   * Once the cluster has converged after healing, the layers' clients must
+   * catch up within a bound: a watch that silently stops delivering would
+   * otherwise pass every other check (they only cover what it delivered).
+   */
+  private layersSettled(): boolean {
+    this.convergedAt ??= this.now;
+    const unsettled = this.layers.map((l) => l.unsettled()).find((why) => why !== undefined);
+    if (unsettled === undefined) return true;
+    if (this.now - this.convergedAt > settleLimitUnits) {
+      throw new SafetyViolation('Liveness', `${settleLimitUnits} units after the cluster converged: ${unsettled}`);
+    }
+    return false;
   }
 
   private finish(): SimReport {
@@ -826,7 +942,9 @@ export class Simulation {
       }
     }
     this.checker.checkLogsPairwise(finals.map((m) => ({ id: m.id, log: m.rn!.raft.raftLog })));
-    const lincheck = this.checkLinearizable();
+    const { lincheck, history } = this.checkLinearizable();
+    const watch = this.watch?.finish(history);
+    const lease = this.lease?.finish(this.history.map((h) => h.op), finals.map((m) => ({ id: m.id, sm: m.sm })));
     return {
       seed: this.options.seed,
       config: this.config,
@@ -840,30 +958,73 @@ export class Simulation {
       finalMembers: finals.map((m) => String(m.id)),
       appliedIndex: String(lead.sm.appliedIndex),
       lincheck,
+      watch,
+      lease,
       trace: this.trace,
     };
   }
 
   /**
-   * Unknown-outcome puts are settled from the final state (etcd's robustness
-   * suite does the same "patching"): values are unique, so a put that was
-   * applied gets the revision it was applied at, and one that never was is
-   * dropped (the cluster has converged, so it never will be).
+   * Requests whose outcome the client never learned are settled from what
+   * the cluster applied (etcd's robustness suite calls this "patching"): one
+   * that was applied gets the answer it would have had and returns when it
+   * was first applied; one that was not is dropped (the cluster has
+   * converged, so it never will be). Leader-made
+   * lease revokes join the history as txns of deletes, so the history holds
+   * every write. The linearised history must then be exactly what was applied.
    */
-  private checkLinearizable(): SimReport['lincheck'] {
-    const ops = this.history.flatMap((op) => {
-      if (op.output !== undefined || op.input.type !== 'put') return [op];
-      const revision = this.putRevision.get(op.input.value);
-      return revision === undefined ? [] : [{ ...op, output: { revision } }];
+  private checkLinearizable(): { lincheck: SimReport['lincheck']; history: CommittedRevision[] } {
+    const ops = this.history.flatMap(({ op, reqId }) => {
+      if (op.output !== undefined) return [op];
+      const applied = this.truth.requests.get(reqId);
+      // It took effect by the time the first member applied it: it was committed then.
+      return applied === undefined || applied.result.error !== undefined ? [] : [{ ...op, output: applied.result.output, return: applied.appliedAt }];
     });
+    ops.push(...revokeOperations(this.truth));
     const started = Date.now();
     const result = checkOperations(etcdModel, ops, { timeoutMs: 20_000 });
     const ms = Date.now() - started;
     if (result.verdict !== 'ok') {
       throw new SafetyViolation('Linearizability', `verdict ${result.verdict} on ${ops.length} operations: ${result.explanation ?? ''}`);
     }
-    return { verdict: result.verdict, ms, ops: ops.length };
+    const history = committedHistory(ops, result.linearization!);
+    const difference = compareHistories(history, this.truth);
+    if (difference !== undefined) throw new SafetyViolation('Linearizability', `the linearised history differs from the applied one: ${difference}`);
+    return { lincheck: { verdict: result.verdict, ms, ops: ops.length }, history };
   }
+}
+
+/** Revokes that deleted keys, as completed txns between their proposal and their first apply. */
+function revokeOperations(truth: Truth): Operation<EtcdInput, EtcdOutput | undefined>[] {
+  const ops: Operation<EtcdInput, EtcdOutput | undefined>[] = [];
+  for (const req of truth.log) {
+    if (req.cmd.t !== 'revoke') continue;
+    for (const w of req.result.writes) {
+      ops.push({
+        clientId: revokeClientIdBase + ops.length,
+        input: txn([], w.events.map((e) => del(e.key))),
+        output: { succeeded: true, revision: w.revision, results: w.events.map(() => ({ deleted: 1 })) },
+        call: req.proposedAt,
+        return: req.appliedAt,
+      });
+    }
+  }
+  return ops;
+}
+
+/** The first difference between a linearised history and the applied truth, or undefined. */
+function compareHistories(history: readonly CommittedRevision[], truth: Truth): string | undefined {
+  const render = (events: readonly { type: string; key: string; value?: string }[]) => events.map((e) => `${e.type} ${e.key}=${e.value ?? ''}`).join(', ');
+  const linearised = new Map(history.map((r) => [r.revision, r.events]));
+  for (let rev = 2; rev <= Math.max(truth.revision, history[history.length - 1]?.revision ?? 0); rev++) {
+    const a = render(linearised.get(rev) ?? []);
+    const b = render(truth.revisions.get(rev) ?? []);
+    if (a !== b) {
+      const writer = truth.log.find((req) => req.result.writes.some((w) => w.revision === rev));
+      return `revision ${rev}: linearised [${a}], applied [${b}] by ${JSON.stringify(writer?.cmd)}`;
+    }
+  }
+  return undefined;
 }
 
 function conf(type: ConfChangeType, nodeId: bigint): ConfChange {
@@ -883,7 +1044,8 @@ export function runSeed(options: SimOptions): SimReport {
   } catch (err) {
     const e = err as SimFailure;
     e.simTrace = sim.traceLines();
-    e.message = `seed ${options.seed} failed at time ${sim.now} (trace hash so far ${sim.traceHash()}; replay with SIM_SEED=${options.seed}): ${e.message}`;
+    const replay = `SIM_SEED=${options.seed}${options.mutation === undefined ? '' : ` SIM_WL_MUTATION=${options.mutation}`}`;
+    e.message = `seed ${options.seed} failed at time ${sim.now} (trace hash so far ${sim.traceHash()}; replay with ${replay}): ${e.message}`;
     throw e;
   }
 }

@@ -326,7 +326,8 @@ export function validateResumable(chain: readonly WatchStream[], history: readon
 
 function progressOf(streams: readonly WatchStream[]): { lastEvent: number; lastVouched: number } {
   let lastEvent = streams.length > 0 ? Math.max(0, streams[0].startRevision - 1) : 0;
-  let lastVouched = lastEvent;
+  // A watch "from now" vouches for its creation revision: it resumes right after it (clientv3).
+  let lastVouched = streams.length > 0 && streams[0].startRevision === 0 ? Math.max(lastEvent, streams[0].createdRevision ?? 0) : lastEvent;
   for (const s of streams) {
     for (const r of s.responses) {
       for (const e of r.events) lastEvent = Math.max(lastEvent, e.modRevision);
