@@ -186,7 +186,8 @@ export class Peering implements PeerHandler, RaftTransport {
   }
 
   async leaseRenew(req: LeaseKeepAliveRequest): Promise<LeaseKeepAliveResponse> {
-    if (!this.server.driver.isLeader) throw new NotLeaderError();
+    // Confirmed like a local keep-alive: a deposed leader must not acknowledge it.
+    if (!(await this.server.ensureLeadership())) throw new NotLeaderError();
     const TTL = await this.server.lessor.renew(req.ID);
     return { header: this.server.fillHeader(undefined), ID: req.ID, TTL };
   }

@@ -266,8 +266,9 @@ export class RaftNode implements ConsensusDriver {
 
   private async handleReady(rd: Ready): Promise<void> {
     const sm = this.sm!;
-    if (rd.softState !== undefined) this.onSoftState(rd.softState);
+    // The term first: a leadership change is reported with the term it happened in.
     if (rd.hardState !== undefined) this.term = rd.hardState.term;
+    if (rd.softState !== undefined) this.onSoftState(rd.softState);
     const snapshot = rd.snapshot !== undefined && !isEmptySnapshot(rd.snapshot) ? rd.snapshot : undefined;
     if (snapshot !== undefined) await this.persistSnapshot(snapshot);
     const leader = this.isLeader;

@@ -113,6 +113,10 @@ export class EtcdServer implements StateMachine {
   private readonly appliedWaiters: Array<{ index: bigint; resolve: () => void }> = [];
   private leaseExpiryTimer: NodeJS.Timeout | undefined;
   private readonly revokesInFlight = new Set<bigint>();
+  /** An expiry sweep is confirming leadership; the next one waits for it. */
+  private revokeCheckRunning = false;
+  /** Leading since this term, but not primary lessor until an entry of the term is applied. */
+  private primaryFromTerm: bigint | undefined;
   private currentConfState: ConfState;
   private published = false;
   private publishing = false;
@@ -374,7 +378,35 @@ export class EtcdServer implements StateMachine {
    * times, so a follower forwards it to the leader. Returns the granted TTL.
    */
   async leaseRenew(id: bigint): Promise<bigint> {
-    return this.onLeader(() => this.lessor.renew(id), (leader) => this.forwardLeaseRenew?.(leader, id));
+    return this.onLeader(() => this.renewConfirmed(id), (leader) => this.forwardLeaseRenew?.(leader, id));
+  }
+
+  /**
+   * Renews a lease only once this member has proved it still leads. A
+   * deposed leader that has not noticed yet (its Ready loop stalled on a slow
+   * fsync, or it sits in a partition inside the check-quorum window) would
+   * otherwise acknowledge keep-alives while the new leader lets the lease
+   * expire (etcd #15247; the simulator's lease-renew-unconfirmed).
+   */
+  async renewConfirmed(id: bigint): Promise<bigint> {
+    if (!(await this.ensureLeadership())) throw new NotPrimaryError();
+    return this.lessor.renew(id);
+  }
+
+  /**
+   * True when this member was leader and still is after a ReadIndex round
+   * and the apply up to its index, in the same term (etcd's
+   * ensureLeadership): a quorum acknowledged it as leader after the call.
+   */
+  async ensureLeadership(): Promise<boolean> {
+    if (!this.driver.isLeader) return false;
+    const term = this.driver.term;
+    try {
+      await this.linearizableReadBarrier();
+    } catch {
+      return false;
+    }
+    return this.driver.isLeader && this.driver.term === term;
   }
 
   /** Remaining TTL as the leader counts it (a follower asks the leader). */
@@ -398,12 +430,12 @@ export class EtcdServer implements StateMachine {
           return await local();
         } catch (err) {
           if (!(err instanceof NotPrimaryError)) throw err;
+          // Not confirmed as leader, or not primary yet: wait for the election to settle.
           lastError = err;
-          continue;
         }
       }
       const leader = await this.waitLeader().catch(() => 0n);
-      if (leader !== 0n && leader !== this.memberId) {
+      if (leader !== 0n && leader !== this.memberId && !this.driver.isLeader) {
         const pending = forward(leader);
         if (pending === undefined) throw new NoLeaderError();
         try {
@@ -445,16 +477,28 @@ export class EtcdServer implements StateMachine {
   }
 
   /** Proposes the revocation of expired leases, at most the revoke rate per second. */
+  /**
+   * Proposes the revocation of expired leases, at most the revoke rate per
+   * second, and only after confirming leadership: a deposed leader whose
+   * lessor has not been demoted yet must not revoke a lease the new leader
+   * is renewing (etcd #15247; the simulator's lease-revoke-unconfirmed).
+   */
   private revokeExpiredLeases(): void {
-    if (this.stopped || !this.lessor.isPrimary) return;
+    if (this.stopped || !this.lessor.isPrimary || this.revokeCheckRunning) return;
     const budget = Math.floor(leaseRevokesPerSecondMax / 2) - this.revokesInFlight.size;
-    for (const id of this.lessor.expired(Math.max(0, budget))) {
-      if (this.revokesInFlight.has(id)) continue;
-      this.revokesInFlight.add(id);
-      this.propose({ leaseRevoke: { ID: id } })
-        .catch((err: unknown) => this.log.warn({ err, lease: id.toString(16) }, 'failed to revoke expired lease'))
-        .finally(() => this.revokesInFlight.delete(id));
-    }
+    if (this.lessor.expired(Math.max(0, budget)).length === 0) return;
+    this.revokeCheckRunning = true;
+    void this.ensureLeadership().then((leads) => {
+      this.revokeCheckRunning = false;
+      if (!leads || this.stopped || !this.lessor.isPrimary) return;
+      for (const id of this.lessor.expired(Math.max(0, budget))) {
+        if (this.revokesInFlight.has(id)) continue;
+        this.revokesInFlight.add(id);
+        this.propose({ leaseRevoke: { ID: id } })
+          .catch((err: unknown) => this.log.warn({ err, lease: id.toString(16) }, 'failed to revoke expired lease'))
+          .finally(() => this.revokesInFlight.delete(id));
+      }
+    });
   }
 
   // ---- membership ----
@@ -677,6 +721,7 @@ export class EtcdServer implements StateMachine {
       }
       this.appliedIndex = entry.index;
       this.counters.proposalsApplied++;
+      this.maybePromoteLessor(entry);
     }
     this.counters.applyBatches++;
     // The applied index goes into the same backend transaction as the data it covers.
@@ -739,10 +784,26 @@ export class EtcdServer implements StateMachine {
     this.notifyApplied();
   }
 
+  /**
+   * A new leader does not become the primary lessor at election but when it
+   * applies the first entry of its own term: only then has it applied every
+   * revoke, grant and checkpoint the previous leaders committed, so its
+   * expiry times start from the real lease table.
+   */
   onLeaderChange(leader: bigint, isLeader: boolean): void {
-    if (isLeader) this.lessor.promote(this.config.electionTimeoutMs);
-    else this.lessor.demote();
+    if (isLeader) {
+      this.primaryFromTerm = this.driver.term;
+    } else {
+      this.primaryFromTerm = undefined;
+      this.lessor.demote();
+    }
     if (leader !== 0n) this.maybePublish();
+  }
+
+  private maybePromoteLessor(entry: Entry): void {
+    if (this.primaryFromTerm === undefined || entry.term < this.primaryFromTerm) return;
+    this.primaryFromTerm = undefined;
+    if (this.driver.isLeader) this.lessor.promote(this.config.electionTimeoutMs);
   }
 
   backendSettled(): Promise<void> {

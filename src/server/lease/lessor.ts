@@ -196,8 +196,13 @@ export class Lessor implements LeaseKeyTracker {
     if (lease === undefined) throw new LeaseNotFoundError();
     if (lease.expired(this.clock)) {
       // Expired but not revoked yet: the revoke is on its way through consensus.
-      await Promise.race([lease.whenRevoked(), new Promise((r) => setTimeout(r, 2000))]);
-      throw new LeaseNotFoundError();
+      // If it has not arrived (leadership moved and the new leader may still
+      // renew it), the client is told to retry rather than that the lease is gone.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([lease.whenRevoked(), new Promise((r) => (timer = setTimeout(r, 2000)))]);
+      clearTimeout(timer);
+      if (this.leases.get(id) !== lease) throw new LeaseNotFoundError();
+      throw new NotPrimaryError();
     }
     lease.remainingTtlSeconds = 0n;
     lease.refresh(this.clock, 0);

@@ -114,6 +114,16 @@ describe('Lessor', () => {
     await assert.rejects(renewal, LeaseNotFoundError);
   });
 
+  it('tells a keep-alive of an expired lease to retry when no revoke arrives (leadership may have moved)', async () => {
+    const { clock, lessor } = world();
+    lessor.promote(0);
+    lessor.grant(1n, 2n);
+    clock.advance(3_000);
+    // The lease may still be alive under a new leader: "not found" would make the client give it up.
+    await assert.rejects(lessor.renew(1n), NotPrimaryError);
+    assert.ok(lessor.lookup(1n) !== undefined);
+  });
+
   it('comes back after a restart with leases and their keys', async () => {
     const first = world();
     first.lessor.grant(9n, 30n);
