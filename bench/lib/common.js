@@ -12,7 +12,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const etcdBinary = process.env.ETCD_BIN ?? '/usr/bin/etcd';
-export const runJs = join(repoRoot, 'bin', 'run.js');
+/**
+ * The etcdts server under test: bin/run.js of this checkout, or of another
+ * build (ETCDTS_RUN_JS, e.g. a snapshot of a commit built elsewhere, so that
+ * the figures do not follow a dist/ that is being rebuilt meanwhile).
+ */
+export const runJs = resolve(process.env.ETCDTS_RUN_JS ?? join(repoRoot, 'bin', 'run.js'));
 
 /**
  * The compiled src/benchmark. ETCDTS_DIST points at another build output
@@ -223,6 +228,8 @@ export function machineInfo() {
     cpuModel: cpus()[0]?.model,
     node: process.version,
     etcd: etcdVersion,
+    etcdtsServer: runJs,
+    etcdtsGrpcServer: process.env.ETCDTS_GRPC_SERVER,
     loadavg: loadavg(),
   };
 }

@@ -37,3 +37,34 @@ export function runRow(scenario, clients, entry, extra = {}) {
     serverCpuUsPerRequest: entry.serverCpuUsPerRequest,
   };
 }
+
+/**
+ * The general form: `runSlice(server, slice)` runs one slice against one
+ * server and resolves to anything. Resolves to one entry per server with
+ * its slice results in order and the server's CPU time (all members) over
+ * its slices, for scripts whose runs are not runBenchmark's (watch, lease).
+ */
+export async function runSlices(servers, slices, runSlice) {
+  const results = servers.map(() => []);
+  const cpuUs = servers.map(() => 0);
+  for (let slice = 0; slice < slices; slice++) {
+    const order = servers.map((_, i) => i);
+    if (slice % 2 === 1) order.reverse();
+    for (const i of order) {
+      const cpuBefore = servers[i].cpuUs();
+      results[i].push(await runSlice(servers[i], slice));
+      cpuUs[i] += servers[i].cpuUs() - cpuBefore;
+    }
+  }
+  return servers.map((server, i) => ({ server, results: results[i], cpuUs: cpuUs[i] }));
+}
+
+/** Of several rounds' rows of the same scenario and server, the one with the median of `value`. */
+export function medianRows(rows, keyOf, value) {
+  const groups = new Map();
+  for (const row of rows) {
+    const key = keyOf(row);
+    groups.set(key, [...(groups.get(key) ?? []), row]);
+  }
+  return [...groups.values()].map((g) => [...g].sort((a, b) => value(a) - value(b))[Math.floor(g.length / 2)]);
+}

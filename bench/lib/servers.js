@@ -4,9 +4,9 @@
 // linearizable Range.
 
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
-  etcdBinary, freePorts, portOpen, processCpuUs, processRssBytes, removeTempDir, runJs, repoRoot,
+  etcdBinary, freePorts, portOpen, processCpuUs, processRssBytes, removeTempDir, runJs,
   sleep, startProcess, stopProcess, tempDir,
 } from './common.js';
 
@@ -15,7 +15,8 @@ const readyTimeoutMs = 30_000;
 /** Why etcdts cannot be benchmarked in this checkout, or undefined if it may be. */
 export function etcdtsUnavailableReason() {
   if (!existsSync(runJs)) return `${runJs} is missing`;
-  if (!existsSync(join(repoRoot, 'dist', 'src', 'commands', 'server.js'))) return 'the server command is not built (dist/src/commands/server.js missing)';
+  const serverJs = join(dirname(runJs), '..', 'dist', 'src', 'commands', 'server.js');
+  if (!existsSync(serverJs)) return `the server command is not built (${serverJs} missing)`;
   return undefined;
 }
 
@@ -108,4 +109,30 @@ export async function putKey(lib, endpoint, key, value) {
   } finally {
     await connection.close();
   }
+}
+
+/**
+ * Starts one member of each kind in `kinds` ('etcd', 'etcdts'); etcdts is
+ * skipped with a message when it is not built or does not come up, the real
+ * etcd failing is fatal.
+ */
+export async function startServers(kinds, lib, extraArgs = []) {
+  const started = [];
+  for (const kind of kinds) {
+    if (kind === 'etcdts') {
+      const reason = etcdtsUnavailableReason();
+      if (reason !== undefined) {
+        console.log(`etcdts skipped: ${reason}`);
+        continue;
+      }
+    }
+    try {
+      started.push(await startServer(kind, 1, lib, extraArgs));
+    } catch (err) {
+      if (kind === 'etcd') throw err;
+      console.log(`etcdts skipped: ${err.message}`);
+    }
+  }
+  if (started.length === 0) throw new Error('no server to benchmark');
+  return started;
 }

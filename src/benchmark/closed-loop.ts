@@ -1,5 +1,4 @@
-import type { CallDone, Connection } from './connection.js';
-import type { Workload } from './workload.js';
+import type { CallDone, Caller } from './connection.js';
 
 /**
  * Closed-loop load: `clients` independent clients, each sending its next
@@ -43,7 +42,8 @@ export interface LoadResult {
 
 const initialSamples = 1 << 16;
 
-class SampleBuffer {
+/** A growable array of latencies (ms), handed over as one Float64Array at the end. */
+export class SampleBuffer {
   private samples: Float64Array;
   length = 0;
 
@@ -65,12 +65,12 @@ class SampleBuffer {
   }
 }
 
-export function runClosedLoop(connections: Connection[], workload: Workload, options: LoadOptions): Promise<LoadResult> {
+export function runClosedLoop<W>(connections: Caller<W>[], workload: W, options: LoadOptions): Promise<LoadResult> {
   validate(connections, options);
   return new Promise((resolve) => new LoadRun(connections, workload, options, resolve).start());
 }
 
-function validate(connections: Connection[], options: LoadOptions): void {
+function validate<W>(connections: Caller<W>[], options: LoadOptions): void {
   if (connections.length === 0) throw new RangeError('no connections');
   if (!Number.isInteger(options.clients) || options.clients < 1) throw new RangeError('clients must be a positive integer');
   if ((options.total === undefined) === (options.durationMs === undefined)) throw new RangeError('give exactly one of total and durationMs');
@@ -78,7 +78,7 @@ function validate(connections: Connection[], options: LoadOptions): void {
   if (options.durationMs !== undefined && !(options.durationMs > 0)) throw new RangeError('duration must be positive');
 }
 
-class LoadRun {
+class LoadRun<W> {
   private nextIndex = 0;
   private measuring = false;
   private measuredFrom = 0;
@@ -98,8 +98,8 @@ class LoadRun {
   private readonly stride: number;
 
   constructor(
-    private readonly connections: Connection[],
-    private readonly workload: Workload,
+    private readonly connections: Caller<W>[],
+    private readonly workload: W,
     private readonly options: LoadOptions,
     private readonly resolve: (result: LoadResult) => void,
   ) {

@@ -5,13 +5,18 @@ import type { Workload } from './workload.js';
  * share a connection, as in etcd's benchmark tool (--conns, --clients): each
  * call is one gRPC stream multiplexed on it.
  */
-export interface Connection {
+export interface Connection extends Caller<Workload> {
+  close(): Promise<void>;
+}
+
+/** What the closed loop drives: a connection, or one stream of it (lease keep-alives). */
+export interface Caller<W> {
   /**
    * Sends request `i` of `workload` and calls `done` once, with null on
-   * grpc-status 0 or with a GrpcCallError. `done` is never called synchronously.
+   * success or with the error (a GrpcCallError for a non-zero grpc-status).
+   * `done` is never called synchronously.
    */
-  call(workload: Workload, i: number, done: CallDone): void;
-  close(): Promise<void>;
+  call(workload: W, i: number, done: CallDone): void;
 }
 
 export type CallDone = (err: Error | null) => void;

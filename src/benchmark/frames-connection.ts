@@ -1,7 +1,8 @@
 import { connect, type Socket } from 'node:net';
 import { GrpcCallError, type CallDone, type Connection } from './connection.js';
+import { GrpcMessageReader, type MessageHandler } from './grpc-messages.js';
 import { HpackDecoder, HpackEncoder } from './hpack.js';
-import { kvMethods, type Workload } from './workload.js';
+import { unaryMethods, type Workload } from './workload.js';
 
 /**
  * Unary gRPC over our own HTTP/2 framing on a plain TCP socket (RFC 9113,
@@ -15,11 +16,18 @@ import { kvMethods, type Workload } from './workload.js';
  * written back to back, flushed once per batch), and a few frame headers
  * parsed on the way back.
  *
- * Scope, deliberately narrow: client side, unary calls, no server push, no
- * priorities, no TLS. Flow control is honoured in both directions: we
- * announce the largest windows so the server never waits on us, and we never
- * send more DATA than the server's connection and stream windows allow
- * (requests that do not fit wait in a FIFO until WINDOW_UPDATEs arrive).
+ * Bidirectional streams (Watch, LeaseKeepAlive) use the same machinery:
+ * `openStream` sends HEADERS, every `write` one DATA frame holding one or
+ * more gRPC messages, and the response's DATA frames are cut into messages
+ * in place (grpc-messages.ts) and handed to the stream's handler without a
+ * copy; `receivedAtMs`, taken once per socket read, timestamps them.
+ *
+ * Scope, deliberately narrow: client side, no server push, no priorities,
+ * no TLS. Flow control is honoured in both directions: we announce the
+ * largest windows so the server never waits on us (and return credit to
+ * long-lived streams as they use it), and we never send more DATA than the
+ * server's connection and stream windows allow (data that does not fit
+ * waits in a FIFO until WINDOW_UPDATEs arrive).
  */
 
 const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -31,29 +39,56 @@ const enum Setting { HeaderTableSize = 1, EnablePush = 2, MaxConcurrentStreams =
 
 const windowMax = 2 ** 31 - 1;
 const defaultWindow = 65_535;
-/** Return received DATA credit to the server once this much has been consumed. */
+/** Return received DATA credit to the server once this much has been consumed (connection and each stream). */
 const windowRefillBytes = 2 ** 30;
 const outputChunkBytes = 64 * 1024;
 const smallBatchBytes = 4 * 1024;
 const connectTimeoutMs = 10_000;
 const lastStreamId = windowMax;
+const cancelCode = 0x8;
+const noData = Buffer.alloc(0);
 
-/** State of one call in flight. */
+/** State of one call (unary or stream) in flight. */
 interface CallState {
   done: CallDone;
   status: string | undefined;
   message: string | undefined;
   /** Kept only for unary() calls, whose response body is wanted. */
   body: Buffer[] | undefined;
+  /** Streams only: cuts the response DATA into messages. */
+  reader: GrpcMessageReader | undefined;
   sendWindow: number;
+  /** DATA bytes received on this stream since credit was last returned. */
+  received: number;
 }
 
-/** A request that cannot be sent whole yet (concurrency limit or flow control). */
+/** DATA that cannot be sent whole yet (concurrency limit or flow control), or a unary call not yet opened (id 0). */
 interface Blocked {
   state: CallState;
   path: string;
   data: Buffer;
   id: number;
+  /** Whether the last frame of `data` ends our side of the stream. */
+  endStream: boolean;
+}
+
+/** What a bidirectional stream's owner is told. */
+export interface StreamHandler {
+  /** One response message: protobuf bytes buf[start, end), valid only during the call (copy to keep). */
+  onMessage: MessageHandler;
+  /** The stream is over: null after grpc-status 0, else the error. Not called after cancel(). */
+  onEnd(err: Error | null): void;
+}
+
+/** Our side of a bidirectional gRPC stream on a FramedConnection. */
+export interface GrpcStream {
+  readonly id: number;
+  /** Sends one or more complete gRPC frames (5-byte header + message) as one DATA frame. */
+  write(frames: Buffer): void;
+  /** Half-closes: the server sees the end of our messages. */
+  end(): void;
+  /** RST_STREAM CANCEL: the call is abandoned, nothing more is delivered. */
+  cancel(): void;
 }
 
 export class FramedConnection implements Connection {
@@ -79,6 +114,8 @@ export class FramedConnection implements Connection {
   private failure: Error | undefined;
   private settled: ((err?: Error) => void) | undefined;
   private readonly authority: string;
+  /** performance.now() at the start of the current (or last) socket read: when its messages arrived. */
+  receivedAtMs = 0;
 
   private constructor(private readonly socket: Socket, url: URL) {
     this.authority = url.host;
@@ -118,14 +155,61 @@ export class FramedConnection implements Connection {
   }
 
   call(workload: Workload, i: number, done: CallDone): void {
-    const path = kvMethods[workload.methodOf(i)].path;
-    this.start(path, workload.frameOf(i), { done, status: undefined, message: undefined, body: undefined, sendWindow: 0 });
+    const path = unaryMethods[workload.methodOf(i)].path;
+    this.start(path, workload.frameOf(i), newCallState(done, undefined, undefined));
+  }
+
+  /** One unary call of `path` with a pre-built gRPC frame; `done` as for call(). */
+  send(path: string, frame: Buffer, done: CallDone): void {
+    this.start(path, frame, newCallState(done, undefined, undefined));
+  }
+
+  /**
+   * Opens a bidirectional stream on `path` (HEADERS now; nothing waits for
+   * the server). Throws if the connection has failed or the server's stream
+   * limit is reached.
+   */
+  openStream(path: string, handler: StreamHandler): GrpcStream {
+    if (this.failure !== undefined) throw this.failure;
+    if (this.calls.size >= this.peerMaxStreams) throw new RangeError(`the server allows ${this.peerMaxStreams} streams per connection`);
+    const state = newCallState((err) => handler.onEnd(err), undefined, new GrpcMessageReader(handler.onMessage));
+    const id = this.startHttpStream(state, this.headerBlock(path));
+    this.queueFlush();
+    return {
+      id,
+      write: (frames) => this.sendData(state, id, frames, false),
+      end: () => this.sendData(state, id, noData, true),
+      cancel: () => this.resetStream(id, cancelCode),
+    };
+  }
+
+  /** Sends DATA on an open stream, or queues it behind earlier blocked data; dropped if the stream is over. */
+  private sendData(state: CallState, id: number, data: Buffer, endStream: boolean): void {
+    if (this.calls.get(id) !== state) return;
+    if (this.blocked.length === 0 && data.length <= this.peerMaxFrame && data.length <= this.sendWindow && data.length <= state.sendWindow) {
+      this.sendWindow -= data.length;
+      state.sendWindow -= data.length;
+      this.writeFrame(FrameType.Data, endStream ? Flag.EndStream : 0, id, data);
+      this.queueFlush();
+      return;
+    }
+    this.blocked.push({ state, path: '', data, id, endStream });
+    this.pumpBlocked();
+  }
+
+  private resetStream(id: number, code: number): void {
+    if (!this.calls.delete(id)) return;
+    const payload = Buffer.allocUnsafe(4);
+    payload.writeUInt32BE(code, 0);
+    this.writeFrame(FrameType.RstStream, 0, id, payload);
+    this.queueFlush();
+    if (this.blocked.length > 0) this.pumpBlocked();
   }
 
   /** One call whose response message is returned: for setup and for checking the client, not for load. */
   unary(path: string, frame: Buffer): Promise<Buffer> {
     return new Promise((resolve, reject) => {
-      const state: CallState = { done: () => {}, status: undefined, message: undefined, body: [], sendWindow: 0 };
+      const state = newCallState(() => {}, [], undefined);
       state.done = (err) => {
         if (err !== null) return reject(err);
         const body = Buffer.concat(state.body ?? []);
@@ -181,11 +265,11 @@ export class FramedConnection implements Connection {
       return;
     }
     if (this.blocked.length > 0 || this.calls.size >= this.peerMaxStreams || !this.fitsWindows(data.length)) {
-      this.blocked.push({ state, path, data, id: 0 });
+      this.blocked.push({ state, path, data, id: 0, endStream: true });
       this.pumpBlocked();
       return;
     }
-    const id = this.openStream(state, this.headerBlock(path));
+    const id = this.startHttpStream(state, this.headerBlock(path));
     this.sendWindow -= data.length;
     state.sendWindow -= data.length;
     this.writeFrame(FrameType.Data, Flag.EndStream, id, data);
@@ -196,7 +280,8 @@ export class FramedConnection implements Connection {
     return length <= this.peerMaxFrame && length <= this.sendWindow && length <= this.peerInitialWindow;
   }
 
-  private openStream(state: CallState, headerBlock: Buffer): number {
+  /** Allocates the next stream id and writes its HEADERS. */
+  private startHttpStream(state: CallState, headerBlock: Buffer): number {
     const id = this.nextStreamId;
     if (id > lastStreamId) throw new Error('stream ids exhausted on this connection');
     if (headerBlock.length > this.peerMaxFrame) throw new Error('request header block larger than a frame');
@@ -213,12 +298,15 @@ export class FramedConnection implements Connection {
       const head = this.blocked[0];
       if (head.id === 0) {
         if (this.calls.size >= this.peerMaxStreams) break;
-        head.id = this.openStream(head.state, this.headerBlock(head.path));
+        head.id = this.startHttpStream(head.state, this.headerBlock(head.path));
+      } else if (this.calls.get(head.id) !== head.state) {
+        this.blocked.shift(); // the stream ended or was cancelled meanwhile
+        continue;
       }
       const n = Math.min(head.data.length, this.sendWindow, head.state.sendWindow, this.peerMaxFrame);
       if (n <= 0 && head.data.length > 0) break;
       const last = n === head.data.length;
-      this.writeFrame(FrameType.Data, last ? Flag.EndStream : 0, head.id, head.data.subarray(0, n));
+      this.writeFrame(FrameType.Data, last && head.endStream ? Flag.EndStream : 0, head.id, head.data.subarray(0, n));
       this.sendWindow -= n;
       head.state.sendWindow -= n;
       head.data = head.data.subarray(n);
@@ -283,6 +371,7 @@ export class FramedConnection implements Connection {
   }
 
   private onData(chunk: Buffer): void {
+    this.receivedAtMs = performance.now();
     let buf = chunk;
     if (this.pending !== undefined) {
       buf = Buffer.concat([this.pending, chunk]);
@@ -344,10 +433,16 @@ export class FramedConnection implements Connection {
     }
     const state = this.calls.get(streamId);
     if (state === undefined) return;
-    if (state.body !== undefined) {
+    state.received += end - start;
+    if (state.received >= windowRefillBytes) {
+      this.writeWindowUpdate(streamId, state.received);
+      state.received = 0;
+    }
+    if (state.reader !== undefined || state.body !== undefined) {
       const pad = flags & Flag.Padded ? buf[start] : 0;
       const from = flags & Flag.Padded ? start + 1 : start;
-      state.body.push(Buffer.from(buf.subarray(from, end - pad)));
+      if (state.reader !== undefined) state.reader.push(buf, from, end - pad);
+      else state.body!.push(Buffer.from(buf.subarray(from, end - pad)));
     }
     if (flags & Flag.EndStream) this.finish(streamId, 'response ended without grpc-status');
   }
@@ -389,7 +484,8 @@ export class FramedConnection implements Connection {
     const state = this.calls.get(streamId);
     if (state === undefined) return;
     this.calls.delete(streamId);
-    if (state.status === '0') state.done(null);
+    if (state.status === '0' && state.reader?.partial === true) state.done(new GrpcCallError(13, 'stream ended inside a gRPC message'));
+    else if (state.status === '0') state.done(null);
     else if (state.status === undefined) state.done(new GrpcCallError(14, otherwise));
     else state.done(new GrpcCallError(Number(state.status), decodeGrpcMessage(state.message ?? '')));
     if (this.blocked.length > 0) this.pumpBlocked();
@@ -447,6 +543,10 @@ export class FramedConnection implements Connection {
     for (const id of [...this.calls.keys()]) this.finish(id, err.message);
     this.socket.destroy();
   }
+}
+
+function newCallState(done: CallDone, body: Buffer[] | undefined, reader: GrpcMessageReader | undefined): CallState {
+  return { done, status: undefined, message: undefined, body, reader, sendWindow: 0, received: 0 };
 }
 
 /** grpc-message is percent-encoded (gRPC over HTTP/2 spec). */

@@ -1,7 +1,7 @@
 import type { Client, ServiceError } from '@grpc/grpc-js';
 import type { KVClient as KVClientType, PutRequest, RangeRequest } from '../proto/gen/etcdserverpb/rpc.js';
 import { GrpcCallError, type CallDone, type Connection } from './connection.js';
-import { kvMethods, putMethod, type Workload } from './workload.js';
+import { unaryMethods, putMethod, rangeMethod, type Workload } from './workload.js';
 
 /**
  * The load generator over @grpc/grpc-js, as our own client library talks to
@@ -56,12 +56,13 @@ export class GrpcJsConnection implements Connection {
     const callback = (err: ServiceError | null): void => done(err === null ? null : asCallError(err));
     if (this.raw) {
       const message = workload.frameOf(i).subarray(5);
-      this.client.makeUnaryRequest(kvMethods[method].path, identity, identity, message, callback);
+      this.client.makeUnaryRequest(unaryMethods[method].path, identity, identity, message, callback);
       return;
     }
     const kv = this.client as KVClientType;
     if (method === putMethod) kv.put(workload.messageOf(i) as unknown as PutRequest, callback);
-    else kv.range(workload.messageOf(i) as unknown as RangeRequest, callback);
+    else if (method === rangeMethod) kv.range(workload.messageOf(i) as unknown as RangeRequest, callback);
+    else throw new RangeError(`transport grpc-js has KV stubs only; use grpc-js-raw for ${unaryMethods[method].name}`);
   }
 
   close(): Promise<void> {

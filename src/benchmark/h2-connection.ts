@@ -1,6 +1,6 @@
 import { connect, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { GrpcCallError, type CallDone, type Connection } from './connection.js';
-import { kvMethods, type Workload } from './workload.js';
+import { unaryMethods, type Workload } from './workload.js';
 
 /**
  * The cheapest way found to speak unary gRPC from Node: a POST per call on a
@@ -85,7 +85,7 @@ export class H2Connection implements Connection {
   private readonly headers: OutgoingHttpHeaders[];
 
   private constructor(private readonly session: ClientHttp2Session) {
-    this.headers = kvMethods.map((m) => ({
+    this.headers = unaryMethods.map((m) => ({
       ':method': 'POST',
       ':path': m.path,
       'content-type': 'application/grpc',

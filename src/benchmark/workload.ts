@@ -15,15 +15,24 @@
  * the same for every request.
  */
 
-export type Operation = 'put' | 'range' | 'mixed';
+import {
+  bytesFieldLength, encodeVarint64, grpcHeaderBytes, varintBytes, writeBytesField, writeFrameHeader, writeVarint,
+} from './protobuf.js';
 
-/** Index of a KV method in `kvMethods`. */
+export type Operation = 'put' | 'range' | 'mixed' | 'lease-grant' | 'lease-revoke';
+
+/** Index of a method in `unaryMethods`. */
 export const putMethod = 0;
 export const rangeMethod = 1;
+export const leaseGrantMethod = 2;
+export const leaseRevokeMethod = 3;
 
-export const kvMethods = [
+/** The unary gRPC methods the workloads call. */
+export const unaryMethods = [
   { name: 'put', path: '/etcdserverpb.KV/Put' },
   { name: 'range', path: '/etcdserverpb.KV/Range' },
+  { name: 'lease-grant', path: '/etcdserverpb.Lease/LeaseGrant' },
+  { name: 'lease-revoke', path: '/etcdserverpb.Lease/LeaseRevoke' },
 ] as const;
 
 /** A plain, structured-cloneable description of a workload (it crosses into worker threads). */
@@ -42,6 +51,14 @@ export interface WorkloadSpec {
   readRatio: number;
   /** Seed of the key choice, so a run can be repeated request for request. */
   seed: number;
+  /** lease-grant: TTL in seconds of the leases granted. */
+  leaseTtl?: number;
+  /**
+   * lease-grant, lease-revoke: request i grants (revokes) the lease with the
+   * client-chosen id leaseIdBase + i, so a revoke run with the same base
+   * and as many requests revokes exactly the leases a grant run made.
+   */
+  leaseIdBase?: bigint;
 }
 
 export const defaultWorkloadSpec: WorkloadSpec = {
@@ -68,8 +85,6 @@ export interface Workload {
   messageOf(i: number): StubMessage;
 }
 
-const grpcHeaderBytes = 5;
-
 export function createWorkload(spec: WorkloadSpec): Workload {
   validateSpec(spec);
   switch (spec.operation) {
@@ -79,6 +94,9 @@ export function createWorkload(spec: WorkloadSpec): Workload {
       return new RangeWorkload(spec);
     case 'mixed':
       return new MixedWorkload(spec);
+    case 'lease-grant':
+    case 'lease-revoke':
+      return new LeaseWorkload(spec);
   }
 }
 
@@ -93,6 +111,10 @@ function validateSpec(spec: WorkloadSpec): void {
   if (spec.operation === 'range' && (spec.rangeKey === undefined || spec.rangeKey === '')) {
     throw new RangeError('range needs a key');
   }
+  if (spec.operation === 'lease-grant' || spec.operation === 'lease-revoke') {
+    if (spec.leaseIdBase === undefined || spec.leaseIdBase < 1n) throw new RangeError('lease workloads need a positive lease id base');
+    if (spec.operation === 'lease-grant' && !(Number.isInteger(spec.leaseTtl) && spec.leaseTtl! >= 1)) throw new RangeError('lease TTL must be a positive integer');
+  }
 }
 
 /** A 32-bit integer hash (splitmix-like), so key choices are a pure function of (seed, i). */
@@ -104,41 +126,6 @@ function mix32(x: number): number {
 
 function zigzag(n: number): number {
   return n * 2; // key numbers are never negative
-}
-
-function varintBytes(n: number): number {
-  let bytes = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    bytes++;
-  }
-  return bytes;
-}
-
-function writeVarint(buf: Buffer, offset: number, n: number): number {
-  while (n >= 0x80) {
-    buf[offset++] = (n & 0x7f) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  buf[offset++] = n;
-  return offset;
-}
-
-function writeFrameHeader(buf: Buffer): void {
-  buf[0] = 0; // not compressed
-  buf.writeUInt32BE(buf.length - grpcHeaderBytes, 1);
-}
-
-/** Builds a length-delimited protobuf field (tag, length, bytes) at `offset`. */
-function writeBytesField(buf: Buffer, offset: number, tag: number, bytes: Buffer): number {
-  buf[offset++] = tag;
-  offset = writeVarint(buf, offset, bytes.length);
-  bytes.copy(buf, offset);
-  return offset + bytes.length;
-}
-
-function bytesFieldLength(length: number): number {
-  return 1 + varintBytes(length) + length;
 }
 
 /** Deterministic "random" value bytes (etcd uses crypto random; the content does not matter). */
@@ -289,4 +276,59 @@ class MixedWorkload implements Workload {
     if (this.methodOf(i) === putMethod) return this.puts.messageOf(i);
     return rangeMessage(this.keys.keyBytes(i), Buffer.alloc(0), this.spec.serializable);
   }
+}
+
+/**
+ * LeaseGrantRequest { TTL = 1, ID = 2 } or LeaseRevokeRequest { ID = 1 },
+ * for the client-chosen lease id leaseIdBase + i. Frames are built per
+ * request (a varint of a bigint): lease calls go through consensus and cost
+ * the server far more than this.
+ */
+class LeaseWorkload implements Workload {
+  private readonly base: bigint;
+  private readonly ttl: bigint;
+  private readonly grant: boolean;
+
+  constructor(readonly spec: WorkloadSpec) {
+    this.base = spec.leaseIdBase!;
+    this.ttl = BigInt(spec.leaseTtl ?? 0);
+    this.grant = spec.operation === 'lease-grant';
+  }
+
+  methodOf(): number {
+    return this.grant ? leaseGrantMethod : leaseRevokeMethod;
+  }
+
+  frameOf(i: number): Buffer {
+    return this.grant ? encodeLeaseGrantFrame(this.ttl, this.base + BigInt(i)) : encodeLeaseRevokeFrame(this.base + BigInt(i));
+  }
+
+  messageOf(i: number): StubMessage {
+    return this.grant ? { TTL: this.ttl, ID: this.base + BigInt(i) } : { ID: this.base + BigInt(i) };
+  }
+}
+
+function varintFields(fields: [tag: number, value: bigint][]): Buffer {
+  const parts: Buffer[] = [Buffer.alloc(grpcHeaderBytes)];
+  for (const [tag, value] of fields) {
+    if (value === 0n) continue; // proto3 leaves defaults out
+    parts.push(Buffer.from([tag]), encodeVarint64(value));
+  }
+  const frame = Buffer.concat(parts);
+  writeFrameHeader(frame);
+  return frame;
+}
+
+/** LeaseGrantRequest frame; id 0 lets the server choose. */
+export function encodeLeaseGrantFrame(ttlSeconds: bigint, id: bigint): Buffer {
+  return varintFields([[0x08, ttlSeconds], [0x10, id]]);
+}
+
+export function encodeLeaseRevokeFrame(id: bigint): Buffer {
+  return varintFields([[0x08, id]]);
+}
+
+/** LeaseKeepAliveRequest { ID = 1 } frame. */
+export function encodeLeaseKeepAliveFrame(id: bigint): Buffer {
+  return varintFields([[0x08, id]]);
 }
