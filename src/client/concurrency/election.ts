@@ -75,14 +75,22 @@ export class Election {
   async campaign(value: Bytes, options: Signalled = {}): Promise<void> {
     const session = this.requireSession();
     const key = sessionKey(this.directory, session.lease);
-    const response = await this.client.kv.txn(
-      {
-        compare: [compare.createRevision(key, '=', 0n)],
-        success: [op.put(key, value, { lease: session.lease })],
-        failure: [op.get(key)],
-      },
-      { signal: options.signal },
-    );
+    let response;
+    try {
+      response = await this.client.kv.txn(
+        {
+          compare: [compare.createRevision(key, '=', 0n)],
+          success: [op.put(key, value, { lease: session.lease })],
+          failure: [op.get(key)],
+        },
+        { signal: options.signal },
+      );
+    } catch (err) {
+      // Canceled or failed with the txn's response in flight: the key may be
+      // queued already, and nobody else would take it out before the lease ends.
+      await this.client.kv.delete(key).catch(() => undefined);
+      throw err;
+    }
     this.leaderKey = key;
     this.leaderRevision = response.header!.revision;
     this.leaderSession = session;

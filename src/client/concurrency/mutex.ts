@@ -62,8 +62,8 @@ export class Mutex {
 
   /** Waits for the lock. On failure or cancellation the queued key is removed again. */
   async lock(options: { signal?: AbortSignal } = {}): Promise<void> {
-    const holder = await this.enqueue(options.signal);
     try {
+      const holder = await this.enqueue(options.signal);
       if (holder === 'me') {
         if (this.session.lost !== undefined) throw new SessionExpiredError();
         return;
@@ -78,7 +78,13 @@ export class Mutex {
 
   /** Takes the lock if it is free right now; fails with LockedError otherwise (leaving no key behind). */
   async tryLock(): Promise<void> {
-    const holder = await this.enqueue(undefined);
+    let holder: 'me' | 'other';
+    try {
+      holder = await this.enqueue(undefined);
+    } catch (err) {
+      await this.unlock().catch(() => undefined);
+      throw err;
+    }
     if (holder === 'me') return;
     await this.unlock().catch(() => undefined);
     throw new LockedError();
@@ -104,6 +110,9 @@ export class Mutex {
   private async enqueue(signal: AbortSignal | undefined): Promise<'me' | 'other'> {
     const session = this.session;
     const key = sessionKey(this.directory, session.lease);
+    // Known before the txn: a wait canceled while the txn's response is still
+    // in flight may already have queued the key, and unlock() must remove it.
+    this.myKey = key;
     const response = await session.client.kv.txn(
       {
         compare: [compare.createRevision(key, '=', 0n)],
@@ -112,7 +121,6 @@ export class Mutex {
       },
       { signal },
     );
-    this.myKey = key;
     this.myRevision = response.succeeded
       ? response.header!.revision
       : response.responses[0]!.responseRange!.kvs[0]!.createRevision;
