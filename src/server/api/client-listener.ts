@@ -13,38 +13,67 @@ import { LockService, lockService } from './lock-service.js';
 import { ElectionService, electionService } from './election-service.js';
 import { httpHandler } from './http-handler.js';
 import { acceptHttp2 } from './h2-authority-fix.js';
-import type { UntypedServiceImplementation } from '@grpc/grpc-js';
+import { GrpcServer as EtcdtsGrpcServer, type ServiceDefinition } from './grpc-server/server.js';
+import type { UntypedServiceImplementation, ServiceDefinition as GrpcJsServiceDefinition } from '@grpc/grpc-js';
 
 /** The HTTP/2 connection preface every gRPC client sends first. */
 const http2Preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
 export interface ClientListeners {
-  grpc: GrpcServer;
+  /** The gRPC server behind the listeners: ours, or grpc-js's with ETCDTS_GRPC_SERVER=grpc-js. */
+  grpc: EtcdtsGrpcServer | GrpcServer;
   close(): Promise<void>;
+}
+
+/** The gRPC transports the client port can run on (env ETCDTS_GRPC_SERVER), ours by default. */
+export type GrpcTransport = 'etcdts' | 'grpc-js';
+
+export function grpcTransportFromEnv(env: NodeJS.ProcessEnv = process.env): GrpcTransport {
+  const value = env['ETCDTS_GRPC_SERVER'];
+  if (value === undefined || value === '' || value === 'etcdts') return 'etcdts';
+  if (value === 'grpc-js') return 'grpc-js';
+  throw new Error(`ETCDTS_GRPC_SERVER must be "etcdts" or "grpc-js", not ${JSON.stringify(value)}`);
 }
 
 /**
  * One TCP listener per --listen-client-urls entry serving gRPC and plain
  * HTTP on the same port, as etcd does: the first bytes of a connection tell
- * them apart (an HTTP/2 preface goes to the gRPC server through grpc-js's
- * connection injector; anything else to the HTTP/1 handler).
+ * them apart (an HTTP/2 preface goes to the gRPC server, anything else to
+ * the HTTP/1 handler). The gRPC server is our own (grpc-server/), or
+ * grpc-js's through its connection injector when ETCDTS_GRPC_SERVER=grpc-js.
  */
 export async function startClientListeners(server: EtcdServer, urls: URL[]): Promise<ClientListeners> {
-  const grpc = new GrpcServer({
-    'grpc.max_receive_message_length': server.config.maxRequestBytes + grpcOverheadBytes,
-    'grpc.max_send_message_length': responseBytesMax,
-    'grpc.keepalive_time_ms': 2 * 60 * 60 * 1000,
-    'grpc.keepalive_timeout_ms': 20_000,
-    'grpc-node.max_session_memory': 256,
-  });
-  grpc.addService(KVService, kvService(server) as unknown as UntypedServiceImplementation);
-  grpc.addService(MaintenanceService, maintenanceService(server) as unknown as UntypedServiceImplementation);
-  grpc.addService(LeaseService, leaseService(server) as unknown as UntypedServiceImplementation);
-  grpc.addService(ClusterService, clusterService(server) as unknown as UntypedServiceImplementation);
-  grpc.addService(WatchService, watchService(server) as unknown as UntypedServiceImplementation);
-  grpc.addService(LockService, lockService(server) as unknown as UntypedServiceImplementation);
-  grpc.addService(ElectionService, electionService(server) as unknown as UntypedServiceImplementation);
-  const injector = grpc.createConnectionInjector(ServerCredentials.createInsecure());
+  const services: [ServiceDefinition, UntypedServiceImplementation][] = [
+    [KVService, kvService(server) as unknown as UntypedServiceImplementation],
+    [MaintenanceService, maintenanceService(server) as unknown as UntypedServiceImplementation],
+    [LeaseService, leaseService(server) as unknown as UntypedServiceImplementation],
+    [ClusterService, clusterService(server) as unknown as UntypedServiceImplementation],
+    [WatchService, watchService(server) as unknown as UntypedServiceImplementation],
+    [LockService, lockService(server) as unknown as UntypedServiceImplementation],
+    [ElectionService, electionService(server) as unknown as UntypedServiceImplementation],
+  ];
+  const maxReceive = server.config.maxRequestBytes + grpcOverheadBytes;
+  let grpc: EtcdtsGrpcServer | GrpcServer;
+  let acceptGrpc: (socket: Socket) => void;
+  if (grpcTransportFromEnv() === 'etcdts') {
+    const own = new EtcdtsGrpcServer({ maxReceiveMessageBytes: maxReceive, maxSendMessageBytes: responseBytesMax });
+    for (const [definition, implementation] of services) own.addService(definition, implementation);
+    // Our HPACK decoding takes any :authority, etcdctl's "http://host:port" included: no rewriting needed.
+    acceptGrpc = (socket) => void own.handleConnection(socket);
+    grpc = own;
+  } else {
+    const grpcJs = new GrpcServer({
+      'grpc.max_receive_message_length': maxReceive,
+      'grpc.max_send_message_length': responseBytesMax,
+      'grpc.keepalive_time_ms': 2 * 60 * 60 * 1000,
+      'grpc.keepalive_timeout_ms': 20_000,
+      'grpc-node.max_session_memory': 256,
+    });
+    for (const [definition, implementation] of services) grpcJs.addService(definition as unknown as GrpcJsServiceDefinition, implementation);
+    const injector = grpcJs.createConnectionInjector(ServerCredentials.createInsecure());
+    acceptGrpc = (socket) => acceptHttp2(socket, (connection) => injector.injectConnection(connection));
+    grpc = grpcJs;
+  }
   const http: HttpServer = createHttpServer(httpHandler(server));
   const listeners: NetServer[] = [];
   const sockets = new Set<Socket>();
@@ -54,7 +83,7 @@ export async function startClientListeners(server: EtcdServer, urls: URL[]): Pro
       socket.once('close', () => sockets.delete(socket));
       route(socket, (isHttp2) => {
         if (isHttp2) {
-          acceptHttp2(socket, (connection) => injector.injectConnection(connection));
+          acceptGrpc(socket);
         } else {
           http.emit('connection', socket);
           socket.resume();

@@ -1,0 +1,284 @@
+import type { Socket } from 'node:net';
+import type { HeaderField } from '../hpack.js';
+import { Http2Connection, type ConnectionOptions, type RequestHandler } from './connection.js';
+import { ErrorCode } from './frames.js';
+import {
+  connectionBufferedBytesMax, headerListBytesMax, keepaliveTimeMsDefault, keepaliveTimeoutMsDefault, shutdownGraceMsDefault, streamWindowBytesDefault, windowBytesMax } from './limits.js';
+import { parseTimeoutMs, trailersBlock } from './metadata.js';
+import { ServerCall, Status, type CallKind, type MethodEntry } from './call.js';
+import { messagePrefixBytes, type ServerStream } from './stream.js';
+
+/** One method of a service definition, as ts-proto and grpc-js generate them. */
+export interface MethodDefinition {
+  path: string;
+  requestStream: boolean;
+  responseStream: boolean;
+  requestDeserialize: (bytes: Buffer) => unknown;
+  responseSerialize: (value: never) => Buffer;
+  originalName?: string;
+}
+
+export type ServiceDefinition = Record<string, MethodDefinition>;
+
+/** Handlers by method name, as grpc-js's UntypedServiceImplementation. */
+export type ServiceImplementation = Record<string, unknown>;
+
+export interface GrpcServerOptions {
+  /** Largest request message accepted (grpc.max_receive_message_length; gRPC's default is 4 MiB). */
+  maxReceiveMessageBytes?: number;
+  /** Largest response message sent (grpc.max_send_message_length). */
+  maxSendMessageBytes?: number;
+  /** Received message bytes one connection may hold (default limits.ts connectionBufferedBytesMax). */
+  connectionBufferedBytesMax?: number;
+  /** Server keepalive PING period (etcd --grpc-keepalive-interval, 2 h); 0 turns it off. */
+  keepaliveTimeMs?: number;
+  /** How long a keepalive PING may wait for its ACK before the connection is closed (etcd --grpc-keepalive-timeout, 20 s). */
+  keepaliveTimeoutMs?: number;
+}
+
+const defaultMaxReceiveMessageBytes = 4 * 1024 * 1024;
+
+/**
+ * A gRPC server on our own HTTP/2 framing (connection.ts, stream.ts) taking
+ * what grpc-js's Server takes: addService(definition, implementation) with
+ * the generated definitions and handlers written for grpc-js (call.ts has
+ * the call objects). It never listens itself: the client listener hands it
+ * each connection that starts with the HTTP/2 preface (handleConnection),
+ * over TCP today, and the same way over a TLS socket that negotiated "h2".
+ *
+ * Status texts for requests no handler takes are grpc-go's (etcd's server),
+ * which etcdctl prints: "unknown service X", "unknown method M for service
+ * X", and "method M not implemented" for a method a service leaves out.
+ */
+export class GrpcServer implements RequestHandler {
+  private readonly methods = new Map<string, MethodEntry>();
+  private readonly services = new Set<string>();
+  private readonly connections = new Set<Http2Connection>();
+  private readonly connectionOptions: ConnectionOptions;
+  private readonly maxSendMessageBytes: number;
+  private shuttingDown = false;
+  private onLastConnectionClosed: (() => void) | undefined;
+
+  constructor(options: GrpcServerOptions = {}) {
+    const maxReceive = options.maxReceiveMessageBytes ?? defaultMaxReceiveMessageBytes;
+    this.maxSendMessageBytes = options.maxSendMessageBytes ?? windowBytesMax;
+    this.connectionOptions = {
+      maxReceiveMessageBytes: maxReceive,
+      bufferedBytesMax: options.connectionBufferedBytesMax ?? connectionBufferedBytesMax,
+      keepaliveTimeMs: options.keepaliveTimeMs ?? keepaliveTimeMsDefault,
+      keepaliveTimeoutMs: options.keepaliveTimeoutMs ?? keepaliveTimeoutMsDefault,
+      // The largest request fits in one window, so it never waits for a WINDOW_UPDATE.
+      streamWindowBytes: Math.min(windowBytesMax, Math.max(streamWindowBytesDefault, maxReceive + messagePrefixBytes)),
+    };
+  }
+
+  addService(service: ServiceDefinition, implementation: ServiceImplementation): void {
+    const names = Object.keys(service);
+    if (names.length === 0) throw new Error('Cannot add an empty service to a server');
+    for (const name of names) {
+      const definition = service[name];
+      if (this.methods.has(definition.path)) throw new Error(`Method handler for ${definition.path} already provided.`);
+      const handler = implementation[name] ?? (definition.originalName !== undefined ? implementation[definition.originalName] : undefined);
+      const kind = kindOf(definition);
+      this.methods.set(definition.path, {
+        path: definition.path,
+        kind,
+        deserialize: definition.requestDeserialize,
+        serialize: definition.responseSerialize as (value: unknown) => Buffer,
+        handler: typeof handler === 'function' ? (handler as MethodEntry['handler']).bind(implementation) : notImplemented(definition.path, kind),
+        maxSendMessageBytes: this.maxSendMessageBytes,
+      });
+      this.services.add(serviceOf(definition.path));
+    }
+  }
+
+  /**
+   * Serves HTTP/2 on a connected socket (bytes already read may have been
+   * put back with unshift). Returns the connection, for tests.
+   */
+  handleConnection(socket: Socket): Http2Connection {
+    const connection = new Http2Connection(socket, this, this.connectionOptions);
+    this.connections.add(connection);
+    if (this.shuttingDown) connection.goAway();
+    return connection;
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /**
+   * Graceful shutdown: every connection gets GOAWAY (clients retry new calls
+   * elsewhere), calls in flight finish; whatever is left after graceMs is
+   * closed.
+   */
+  async shutdown(graceMs = shutdownGraceMsDefault): Promise<void> {
+    this.shuttingDown = true;
+    for (const connection of this.connections) connection.goAway();
+    if (this.connections.size === 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.forceShutdown();
+        resolve();
+      }, graceMs);
+      timer.unref();
+      this.onLastConnectionClosed = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /** Closes every connection now; calls in flight are cancelled. */
+  forceShutdown(): void {
+    this.shuttingDown = true;
+    for (const connection of this.connections) connection.destroy();
+    for (const connection of this.connections) connection.socket.destroy();
+  }
+
+  onConnectionClosed(connection: Http2Connection): void {
+    this.connections.delete(connection);
+    if (this.connections.size === 0) this.onLastConnectionClosed?.();
+  }
+
+  onRequest(stream: ServerStream, fields: HeaderField[], listBytes: number, connection: Http2Connection): void {
+    if (listBytes > headerListBytesMax) {
+      // grpc-go's answer to a header list over its limit.
+      stream.reset(ErrorCode.FrameSizeError);
+      return;
+    }
+    const request = parseRequest(fields);
+    if (request === undefined) {
+      stream.reset(ErrorCode.ProtocolError);
+      return;
+    }
+    const method = this.methods.get(request.path);
+    if (method === undefined) {
+      const [code, message] = this.unknownMethod(request.path);
+      stream.sendTrailers(trailersBlock(code, message, [], true));
+      return;
+    }
+    stream.requestEncoding = request.encoding;
+    const call = new ServerCall(stream, method, fields, connection, request.authority, request.timeoutMs);
+    stream.listener = call;
+    call.start();
+  }
+
+  /** grpc-go's status for a path no handler takes (server.go handleStream). */
+  private unknownMethod(path: string): [Status, string] {
+    const name = path.startsWith('/') ? path.slice(1) : path;
+    const slash = name.lastIndexOf('/');
+    if (slash === -1) return [Status.ResourceExhausted, `malformed method name: ${JSON.stringify(path)}`];
+    const service = name.slice(0, slash);
+    if (!this.services.has(service)) return [Status.Unimplemented, `unknown service ${service}`];
+    return [Status.Unimplemented, `unknown method ${name.slice(slash + 1)} for service ${service}`];
+  }
+}
+
+function kindOf(definition: MethodDefinition): CallKind {
+  if (definition.requestStream) return definition.responseStream ? 'bidi' : 'clientStream';
+  return definition.responseStream ? 'serverStream' : 'unary';
+}
+
+function serviceOf(path: string): string {
+  const name = path.startsWith('/') ? path.slice(1) : path;
+  return name.slice(0, name.lastIndexOf('/'));
+}
+
+/** The handler of a method the implementation leaves out: grpc-go's generated Unimplemented*Server. */
+function notImplemented(path: string, kind: CallKind): MethodEntry['handler'] {
+  const status = { code: Status.Unimplemented, details: `method ${path.slice(path.lastIndexOf('/') + 1)} not implemented` };
+  return (call, callback) => {
+    if (kind === 'unary' || kind === 'clientStream') callback(status);
+    else call.destroy(status);
+  };
+}
+
+interface ParsedRequest {
+  path: string;
+  authority: string;
+  timeoutMs: number | undefined;
+  encoding: string | undefined;
+}
+
+/**
+ * The request header list, checked as RFC 9113 §8.2-8.3 requires (lower-case
+ * names, pseudo-headers first, once each, none unknown, no connection-specific
+ * fields) plus what gRPC needs (an application/grpc content-type, a valid
+ * grpc-timeout). undefined means malformed: grpc-go answers those with
+ * RST_STREAM PROTOCOL_ERROR, and so do we. The authority is taken as it
+ * comes: etcdctl sends "http://host:port" for some calls, which Go accepts.
+ */
+export function parseRequest(fields: readonly HeaderField[]): ParsedRequest | undefined {
+  const head = readFields(fields);
+  if (head === undefined) return undefined;
+  const { pseudo, contentType, timeout, encoding } = head;
+  const path = pseudo.get(':path');
+  if (!pseudo.has(':method') || !pseudo.has(':scheme') || path === undefined || path === '') return undefined;
+  if (contentType === undefined || !grpcContentType(contentType)) return undefined;
+  let timeoutMs: number | undefined;
+  if (timeout !== undefined) {
+    timeoutMs = parseTimeoutMs(timeout);
+    if (timeoutMs === undefined) return undefined;
+  }
+  return { path, authority: pseudo.get(':authority') ?? '', timeoutMs, encoding };
+}
+
+const requestPseudoHeaders = new Set([':method', ':scheme', ':path', ':authority']);
+
+/** One pass over the fields: the pseudo-headers and the few fields gRPC reads; undefined if the list is malformed. */
+function readFields(fields: readonly HeaderField[]): {
+  pseudo: Map<string, string>; contentType?: string; timeout?: string; encoding?: string;
+} | undefined {
+  const pseudo = new Map<string, string>();
+  let contentType: string | undefined;
+  let timeout: string | undefined;
+  let encoding: string | undefined;
+  let regularSeen = false;
+  for (const { name, value } of fields) {
+    if (name.charCodeAt(0) === 58) {
+      if (regularSeen || !requestPseudoHeaders.has(name) || pseudo.has(name)) return undefined;
+      pseudo.set(name, value);
+      continue;
+    }
+    regularSeen = true;
+    if (!lowerCaseName(name)) return undefined;
+    switch (name) {
+      case 'content-type':
+        contentType = value;
+        break;
+      case 'grpc-timeout':
+        timeout = value;
+        break;
+      case 'grpc-encoding':
+        encoding = value;
+        break;
+      case 'te':
+        if (value !== 'trailers') return undefined;
+        break;
+      case 'connection':
+      case 'keep-alive':
+      case 'proxy-connection':
+      case 'transfer-encoding':
+      case 'upgrade':
+        return undefined;
+    }
+  }
+  return { pseudo, contentType, timeout, encoding };
+}
+
+function lowerCaseName(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 65 && c <= 90) return false;
+  }
+  return name.length > 0;
+}
+
+/** "application/grpc", optionally followed by "+subtype" or ";parameters" (grpc-go's ContentSubtype). */
+function grpcContentType(value: string): boolean {
+  if (!value.startsWith('application/grpc')) return false;
+  if (value.length === 16) return true;
+  const next = value.charCodeAt(16);
+  return next === 43 /* + */ || next === 59 /* ; */;
+}
