@@ -1,4 +1,5 @@
 import type { Http2Server, ServerHttp2Session } from 'node:http2';
+import type { Socket } from 'node:net';
 import type { Server } from '@grpc/grpc-js';
 
 /**
@@ -37,6 +38,7 @@ export function widenHttp2Windows(server: Server, phase: 'before-bind' | 'after-
   const servers = internals.http2Servers;
   if (!(servers instanceof Map) || servers.size === 0) return false;
   for (const http2Server of servers.keys()) {
+    http2Server.on('connection', (socket: Socket) => socket.setNoDelay(true));
     http2Server.on('session', (session: ServerHttp2Session) => {
       session.setLocalWindowSize(connectionWindowBytes);
     });
