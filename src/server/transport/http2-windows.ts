@@ -38,6 +38,8 @@ export function widenHttp2Windows(server: Server, phase: 'before-bind' | 'after-
   const servers = internals.http2Servers;
   if (!(servers instanceof Map) || servers.size === 0) return false;
   for (const http2Server of servers.keys()) {
+    // grpc-js sets TCP_NODELAY on sockets it dials, not on those it accepts:
+    // without this, small peer messages (MsgAppResp) wait on Nagle for an ACK.
     http2Server.on('connection', (socket: Socket) => socket.setNoDelay(true));
     http2Server.on('session', (session: ServerHttp2Session) => {
       session.setLocalWindowSize(connectionWindowBytes);
