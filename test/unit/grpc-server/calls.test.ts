@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { KVService } from '../../../src/proto/gen/etcdserverpb/rpc.js';
-import { F, RawClient, T, frame, grpcMessage, requestBlock, startServer, type TestServer } from './raw-h2.js';
+import { F, RawClient, RawClients, T, frame, grpcMessage, requestBlock, startServer, type TestServer } from './raw-h2.js';
 import { testImplementation, testService, type TestServiceState } from './test-service.js';
 
 const status = { ok: 0, unknown: 2, failedPrecondition: 9, aborted: 10, resourceExhausted: 8, unimplemented: 12, internal: 13 };
@@ -9,12 +9,8 @@ describe('grpc-server: gRPC calls', function () {
   this.timeout(20000);
   let server: TestServer;
   let state: TestServiceState;
-  const clients: RawClient[] = [];
-  const open = async () => {
-    const client = await RawClient.connect(server.port);
-    clients.push(client);
-    return client;
-  };
+  const clients = new RawClients();
+  const open = () => clients.connect(server.port);
 
   before(async () => {
     const kvPutOnly = { put: (_call: unknown, cb: (e: unknown, v: unknown) => void) => cb(null, { header: undefined, prevKv: undefined }) };
@@ -23,7 +19,7 @@ describe('grpc-server: gRPC calls', function () {
     server = await startServer([[testService, test.implementation], [KVService, kvPutOnly]], { maxReceiveMessageBytes: 1000 });
   });
   afterEach(() => {
-    for (const c of clients.splice(0)) c.close();
+    clients.closeAll();
   });
   after(() => server.close());
 

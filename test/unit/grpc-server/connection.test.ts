@@ -1,25 +1,21 @@
 import assert from 'node:assert/strict';
 import { encodeHeaderBlock } from '../../../src/server/api/hpack.js';
 import {
-  E, F, RawClient, S, T, frame, grpcMessage, requestBlock, settingsPayload, startServer, uint32, type TestServer,
+  E, F, RawClients, S, T, frame, grpcMessage, requestBlock, settingsPayload, startServer, uint32, type TestServer,
 } from './raw-h2.js';
 import { testImplementation, testService } from './test-service.js';
 
 describe('grpc-server: HTTP/2 connection', function () {
   this.timeout(20000);
   let server: TestServer;
-  const clients: RawClient[] = [];
-  const open = async (settings?: [number, number][]) => {
-    const client = await RawClient.connect(server.port, { settings });
-    clients.push(client);
-    return client;
-  };
+  const clients = new RawClients();
+  const open = (settings?: [number, number][]) => clients.connect(server.port, { settings });
 
   before(async () => {
     server = await startServer([[testService, testImplementation().implementation]]);
   });
   afterEach(() => {
-    for (const c of clients.splice(0)) c.close();
+    clients.closeAll();
   });
   after(() => server.close());
 
@@ -48,22 +44,19 @@ describe('grpc-server: HTTP/2 connection', function () {
     });
 
     it('closes with GOAWAY PROTOCOL_ERROR on a wrong preface', async () => {
-      const client = await RawClient.connect(server.port, { handshake: false });
-      clients.push(client);
+      const client = await clients.connect(server.port, { handshake: false });
       client.send(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
       assert.equal(await client.goAwayCode(), E.protocol);
     });
 
     it('closes with GOAWAY PROTOCOL_ERROR when the preface is not followed by SETTINGS', async () => {
-      const client = await RawClient.connect(server.port, { handshake: false });
-      clients.push(client);
+      const client = await clients.connect(server.port, { handshake: false });
       client.send(Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(T.ping, 0, 0, Buffer.alloc(8)));
       assert.equal(await client.goAwayCode(), E.protocol);
     });
 
     it('takes the preface and frames cut anywhere by the socket', async () => {
-      const client = await RawClient.connect(server.port, { handshake: false });
-      clients.push(client);
+      const client = await clients.connect(server.port, { handshake: false });
       const bytes = Buffer.concat([
         Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(T.settings, 0, 0),
         frame(T.headers, F.endHeaders, 1, requestBlock('/t.Test/Echo')), frame(T.data, F.endStream, 1, grpcMessage(Buffer.from('cut'))),

@@ -1,18 +1,14 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { E, F, RawClient, S, T, frame, grpcMessage, requestBlock, settingsPayload, sleep, startServer, uint32, type TestServer } from './raw-h2.js';
+import { E, F, RawClients, S, T, frame, grpcMessage, requestBlock, settingsPayload, sleep, startServer, uint32, type TestServer } from './raw-h2.js';
 import { testImplementation, testService, type TestServiceState } from './test-service.js';
 
 describe('grpc-server: flow control and buffering', function () {
   this.timeout(30000);
   let server: TestServer;
   let state: TestServiceState;
-  const clients: RawClient[] = [];
-  const open = async (settings?: [number, number][]) => {
-    const client = await RawClient.connect(server.port, { settings });
-    clients.push(client);
-    return client;
-  };
+  const clients = new RawClients();
+  const open = (settings?: [number, number][]) => clients.connect(server.port, { settings });
 
   before(async () => {
     const test = testImplementation();
@@ -20,7 +16,7 @@ describe('grpc-server: flow control and buffering', function () {
     server = await startServer([[testService, test.implementation]], { maxReceiveMessageBytes: 8 * 1024 * 1024 });
   });
   afterEach(() => {
-    for (const c of clients.splice(0)) c.close();
+    clients.closeAll();
   });
   after(() => server.close());
 
@@ -135,8 +131,7 @@ describe('grpc-server: flow control and buffering', function () {
   it('bounds what one connection holds: a message that would pass the budget fails its stream with RESOURCE_EXHAUSTED', async () => {
     const small = await startServer([[testService, testImplementation().implementation]], { connectionBufferedBytesMax: 100_000 });
     try {
-      const client = await RawClient.connect(small.port);
-      clients.push(client);
+      const client = await clients.connect(small.port);
       const first = grpcMessage(Buffer.alloc(80_000));
       client.send(frame(T.headers, F.endHeaders, 1, requestBlock('/t.Test/Echo')), frame(T.data, 0, 1, first.subarray(0, 10_000)));
       client.send(frame(T.headers, F.endHeaders, 3, requestBlock('/t.Test/Echo')), frame(T.data, 0, 3, first.subarray(0, 10_000)));

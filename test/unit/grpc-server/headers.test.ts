@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { encodeHeaderBlock, encodeInteger, encodeString } from '../../../src/server/api/hpack.js';
 import { parseRequest } from '../../../src/server/api/grpc-server/server.js';
 import { parseTimeoutMs, encodeGrpcMessage } from '../../../src/server/api/grpc-server/metadata.js';
-import { E, F, RawClient, T, frame, grpcMessage, requestFields, startServer, type TestServer } from './raw-h2.js';
+import { E, F, RawClients, T, frame, grpcMessage, requestFields, startServer, type TestServer } from './raw-h2.js';
 import { testImplementation, testService } from './test-service.js';
 
 /** A literal with incremental indexing (RFC 7541 §6.2.1) under a static name index, value Huffman-coded. */
@@ -14,18 +14,14 @@ const indexed = (index: number) => encodeInteger(index, 7, 0x80);
 describe('grpc-server: request headers', function () {
   this.timeout(20000);
   let server: TestServer;
-  const clients: RawClient[] = [];
-  const open = async () => {
-    const client = await RawClient.connect(server.port);
-    clients.push(client);
-    return client;
-  };
+  const clients = new RawClients();
+  const open = () => clients.connect(server.port);
 
   before(async () => {
     server = await startServer([[testService, testImplementation().implementation]]);
   });
   afterEach(() => {
-    for (const c of clients.splice(0)) c.close();
+    clients.closeAll();
   });
   after(() => server.close());
 

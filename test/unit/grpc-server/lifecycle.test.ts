@@ -1,18 +1,14 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { E, F, RawClient, T, frame, grpcMessage, requestBlock, sleep, startServer, uint32, type TestServer } from './raw-h2.js';
+import { E, F, RawClients, T, frame, grpcMessage, requestBlock, sleep, startServer, uint32, type TestServer } from './raw-h2.js';
 import { testImplementation, testService, type TestServiceState } from './test-service.js';
 
 describe('grpc-server: stream lifecycle', function () {
   this.timeout(30000);
   let server: TestServer;
   let state: TestServiceState;
-  const clients: RawClient[] = [];
-  const open = async () => {
-    const client = await RawClient.connect(server.port);
-    clients.push(client);
-    return client;
-  };
+  const clients = new RawClients();
+  const open = () => clients.connect(server.port);
 
   beforeEach(async () => {
     const test = testImplementation();
@@ -20,7 +16,7 @@ describe('grpc-server: stream lifecycle', function () {
     server = await startServer([[testService, test.implementation]]);
   });
   afterEach(async () => {
-    for (const c of clients.splice(0)) c.close();
+    clients.closeAll();
     await server.close();
   });
 
@@ -128,9 +124,8 @@ describe('grpc-server: stream lifecycle', function () {
   it('pings for keepalive, and closes the connection of a client that stops answering', async () => {
     const keepalive = await startServer([[testService, testImplementation().implementation]], { keepaliveTimeMs: 50, keepaliveTimeoutMs: 200 });
     try {
-      const answering = await RawClient.connect(keepalive.port);
-      const silent = await RawClient.connect(keepalive.port);
-      clients.push(answering, silent);
+      const answering = await clients.connect(keepalive.port);
+      const silent = await clients.connect(keepalive.port);
       let acked = 0;
       const timer = setInterval(() => {
         for (const ping of answering.frames.filter((f) => f.type === T.ping && f.flags === 0).slice(acked)) {

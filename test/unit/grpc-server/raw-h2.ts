@@ -257,6 +257,24 @@ export class RawClient {
 }
 
 /** The complete gRPC messages in a stream's DATA so far. */
+/** The raw clients a test opened, closed together after each test. */
+export class RawClients {
+  private readonly clients: RawClient[] = [];
+
+  async connect(port: number, options: { settings?: [number, number][]; handshake?: boolean } = {}): Promise<RawClient> {
+    return this.track(await RawClient.connect(port, options));
+  }
+
+  private track(client: RawClient): RawClient {
+    this.clients.push(client);
+    return client;
+  }
+
+  closeAll(): void {
+    for (const c of this.clients.splice(0)) c.close();
+  }
+}
+
 export function splitMessages(raw: Buffer): Buffer[] {
   const messages: Buffer[] = [];
   for (let pos = 0; raw.length - pos >= 5;) {
