@@ -1,8 +1,9 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { Event } from '../../proto/gen/mvccpb/kv.js';
 import {
-  WatchCreateRequest_FilterType, WatchResponse, type WatchRequest, type WatchServer,
+  WatchCreateRequest_FilterType, WatchResponse, WatchService as GeneratedWatchService, type WatchRequest, type WatchServer,
 } from '../../proto/gen/etcdserverpb/rpc.js';
+import { encodeWatchResponse } from '../../proto/fast/watch-response.js';
 import type { EtcdServer } from '../etcdserver/server.js';
 import { grpcOverheadBytes } from '../constants.js';
 import type { WatchStream, WatchableStore } from '../mvcc/watchable-store.js';
@@ -26,8 +27,14 @@ export interface WatchServiceOptions {
 
 type WatchCall = ServerDuplexStream<WatchRequest, WatchResponse>;
 
-/** Re-exported so that the listener registers the service with one import. */
-export { WatchService } from '../../proto/gen/etcdserverpb/rpc.js';
+/**
+ * The service definition the listener registers: the generated one, but
+ * responses go through encodeWatchResponse, which encodes each event once
+ * for all the watchers it fans out to.
+ */
+export const WatchService: typeof GeneratedWatchService = {
+  watch: { ...GeneratedWatchService.watch, responseSerialize: encodeWatchResponse },
+};
 
 export function watchService(server: EtcdServer, options: Partial<WatchServiceOptions> = {}): WatchServer {
   const watchable = server.watchable;

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { KeyValue } from '../../../src/proto/gen/mvccpb/kv.js';
-import { PutRequest } from '../../../src/proto/gen/etcdserverpb/rpc.js';
+import { Event_EventType, KeyValue, type Event } from '../../../src/proto/gen/mvccpb/kv.js';
+import { PutRequest, WatchResponse } from '../../../src/proto/gen/etcdserverpb/rpc.js';
+import { encodeWatchResponse } from '../../../src/proto/fast/watch-response.js';
 import { Entry, EntryType } from '../../../src/proto/gen/etcdtspb/raft.js';
 import { InternalRaftRequest } from '../../../src/proto/gen/etcdtspb/internal.js';
 import { encodeEntry, encodeInternalPut, encodeKeyValue } from '../../../src/proto/fast/codecs.js';
@@ -36,5 +37,24 @@ describe('hand-written protobuf encoders produce the generated encoders\' bytes'
       const e = { term, index, type, data };
       same(encodeEntry(e), Entry.encode(e).finish());
     }), { numRuns: 2000 });
+  });
+
+  it('WatchResponse, with events shared between responses (their bytes are cached)', () => {
+    const kv = fc.record({ key: bytes, createRevision: int64, modRevision: int64, version: int64, value: bytes, lease: int64 });
+    const event: fc.Arbitrary<Event> = fc.record({
+      type: fc.constantFrom(Event_EventType.PUT, Event_EventType.DELETE),
+      kv: fc.option(kv, { nil: undefined }),
+      prevKv: fc.option(kv, { nil: undefined }),
+    });
+    const header = fc.option(fc.record({ clusterId: uint64, memberId: uint64, revision: int64, raftTerm: uint64 }), { nil: undefined });
+    const response = (events: Event[]) => fc.record({
+      header, watchId: int64, created: fc.boolean(), canceled: fc.boolean(), compactRevision: int64,
+      cancelReason: fc.oneof(fc.constant(''), fc.string(), fc.constant('etcdserver: mvcc: required revision has been compacted')),
+      fragment: fc.boolean(), events: fc.constant(events),
+    });
+    const responses = fc.array(event, { maxLength: 5 }).chain((events) => fc.array(response(events), { minLength: 1, maxLength: 3 }));
+    fc.assert(fc.property(responses, (rs) => {
+      for (const r of rs) same(encodeWatchResponse(r), WatchResponse.encode(r).finish());
+    }), { numRuns: 500 });
   });
 });
