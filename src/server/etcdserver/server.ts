@@ -423,7 +423,8 @@ export class EtcdServer implements StateMachine {
    */
   private async onLeader<T>(local: () => Promise<T>, forward: (leader: bigint) => Promise<T> | undefined): Promise<T> {
     const deadline = Date.now() + this.requestTimeoutMs;
-    let lastError: Error = new NoLeaderError();
+    // Made only when needed: an error captures a stack, and this runs on every keep-alive.
+    let lastError: Error | undefined;
     while (Date.now() < deadline && !this.stopped) {
       if (this.driver.isLeader) {
         try {
@@ -447,7 +448,7 @@ export class EtcdServer implements StateMachine {
       }
       await new Promise((r) => setTimeout(r, 50));
     }
-    throw lastError instanceof NoLeaderError ? new TimeoutError() : lastError;
+    throw lastError === undefined || lastError instanceof NoLeaderError ? new TimeoutError() : lastError;
   }
 
   /** The current leader, waiting up to an election timeout for one to appear. */
