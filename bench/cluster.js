@@ -17,7 +17,7 @@
 
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { loadBenchmarkLibrary, machineInfo, ms, options, printTable, repoRoot, sleep, writeResults } from './lib/common.js';
+import { loadBenchmarkLibrary, machineInfo, ms, options, printRequestTable, printTable, requestRatios, repoRoot, sleep, writeResults } from './lib/common.js';
 import { runInterleaved, runRow } from './lib/interleave.js';
 import { etcdtsUnavailableReason, putKey, startServer } from './lib/servers.js';
 
@@ -190,19 +190,7 @@ function mib(bytes) {
 
 function report() {
   console.log(`\nCluster benchmark, ${opts.members} members on loopback (${opts.durationMs} ms per run in ${opts.slices} slices, key ${opts.keySize} B, value ${opts.valSize} B, range consistency ${opts.consistency}, load on ${opts.target === 'leader' ? 'the leader' : 'all members'}, transport ${opts.transport})\n`);
-  printTable([
-    { title: 'scenario', value: (r) => r.scenario, left: true },
-    { title: 'clients', value: (r) => r.clients },
-    { title: 'server', value: (r) => r.server, left: true },
-    { title: 'req/s', value: (r) => Math.round(r.requestsPerSec) },
-    { title: 'p50 ms', value: (r) => ms(r.p50Ms) },
-    { title: 'p90 ms', value: (r) => ms(r.p90Ms) },
-    { title: 'p99 ms', value: (r) => ms(r.p99Ms) },
-    { title: 'max ms', value: (r) => ms(r.maxMs) },
-    { title: 'errors', value: (r) => r.errors },
-    { title: 'client µs/req', value: (r) => r.clientCpuUsPerRequest.toFixed(1) },
-    { title: 'cluster µs/req', value: (r) => r.serverCpuUsPerRequest.toFixed(1) },
-  ], runs);
+  printRequestTable(runs, 'cluster µs/req');
   console.log(`\nMember RSS before and after writing ${opts.keys} keys (${opts.valSize} B values)\n`);
   printTable([
     { title: 'server', value: (r) => r.server, left: true },
@@ -211,11 +199,7 @@ function report() {
     { title: 'RSS after MiB', value: (r) => mib(r.rssAfterBytes) },
     { title: 'write req/s', value: (r) => Math.round(r.requestsPerSec) },
   ], memory.flatMap((m) => m.members.map((member) => ({ server: m.server, requestsPerSec: m.requestsPerSec, ...member }))));
-  const lines = [];
-  for (const r of runs.filter((x) => x.server === 'etcdts')) {
-    const ref = runs.find((x) => x.server === 'etcd' && x.scenario === r.scenario && x.clients === r.clients);
-    if (ref !== undefined) lines.push(`  ${r.scenario} ${r.clients} clients: throughput ${(r.requestsPerSec / ref.requestsPerSec).toFixed(2)}x, p99 ${(r.p99Ms / ref.p99Ms).toFixed(2)}x`);
-  }
+  const lines = requestRatios(runs, { cpu: false });
   const maxRss = (server) => Math.max(...(memory.find((m) => m.server === server)?.members.map((m) => m.rssAfterBytes) ?? [NaN]));
   if (memory.length === 2) lines.push(`  largest member RSS after ${opts.keys} keys: ${(maxRss('etcdts') / maxRss('etcd')).toFixed(2)}x`);
   if (lines.length > 0) console.log(`\netcdts / etcd:\n${lines.join('\n')}`);

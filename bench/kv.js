@@ -11,7 +11,7 @@
 // pooled, so that both see the same machine load even on a busy shared
 // machine. Not a test: nothing here asserts timings.
 
-import { loadBenchmarkLibrary, machineInfo, ms, options, printTable, writeResults } from './lib/common.js';
+import { loadBenchmarkLibrary, machineInfo, ms, options, printRequestTable, requestRatios, writeResults } from './lib/common.js';
 import { runInterleaved, runRow } from './lib/interleave.js';
 import { etcdtsUnavailableReason, putKey, startServer } from './lib/servers.js';
 
@@ -126,25 +126,8 @@ function pickMedians(all) {
 
 function report(rows, rssRows) {
   console.log(`\nKV benchmark, one member (${opts.durationMs > 0 ? `${opts.durationMs} ms` : `${opts.total} requests`} per run in ${opts.slices} slices, key ${opts.keySize} B, value ${opts.valSize} B, range consistency ${opts.consistency}, transport ${opts.transport})\n`);
-  printTable([
-    { title: 'scenario', value: (r) => r.scenario, left: true },
-    { title: 'clients', value: (r) => r.clients },
-    { title: 'server', value: (r) => r.server, left: true },
-    { title: 'req/s', value: (r) => Math.round(r.requestsPerSec) },
-    { title: 'p50 ms', value: (r) => ms(r.p50Ms) },
-    { title: 'p90 ms', value: (r) => ms(r.p90Ms) },
-    { title: 'p99 ms', value: (r) => ms(r.p99Ms) },
-    { title: 'max ms', value: (r) => ms(r.maxMs) },
-    { title: 'errors', value: (r) => r.errors },
-    { title: 'client µs/req', value: (r) => r.clientCpuUsPerRequest.toFixed(1) },
-    { title: 'server µs/req', value: (r) => r.serverCpuUsPerRequest.toFixed(1) },
-  ], rows);
-  const ratios = [];
-  for (const r of rows.filter((x) => x.server === 'etcdts')) {
-    const ref = rows.find((x) => x.server === 'etcd' && x.scenario === r.scenario && x.clients === r.clients);
-    if (ref === undefined) continue;
-    ratios.push(`  ${r.scenario} ${r.clients} clients: throughput ${(r.requestsPerSec / ref.requestsPerSec).toFixed(2)}x, p99 ${(r.p99Ms / ref.p99Ms).toFixed(2)}x, server CPU/req ${(r.serverCpuUsPerRequest / ref.serverCpuUsPerRequest).toFixed(2)}x`);
-  }
+  printRequestTable(rows);
+  const ratios = requestRatios(rows);
   if (ratios.length > 0) console.log(`\netcdts / etcd:\n${ratios.join('\n')}`);
   console.log(`\nRSS at the end: ${rssRows.map((m) => `${m.name} ${(m.rssBytes / 2 ** 20).toFixed(1)} MiB`).join(', ')}`);
 }

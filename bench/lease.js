@@ -18,7 +18,7 @@
 // Slices alternate between the servers as in kv.js. Not a test: nothing
 // here asserts timings.
 
-import { loadBenchmarkLibrary, machineInfo, ms, options, printTable, writeResults } from './lib/common.js';
+import { loadBenchmarkLibrary, machineInfo, ms, options, printRequestTable, requestRatios, writeResults } from './lib/common.js';
 import { medianRows, runSlices } from './lib/interleave.js';
 import { startServers } from './lib/servers.js';
 
@@ -138,25 +138,8 @@ async function grantScenario(clients, round) {
 
 function report(rows, rssRows) {
   console.log(`\nLease benchmark, one member (${opts.durationMs} ms per run in ${opts.slices} slices; keep-alive: ${opts.leases} leases, ${opts.depth} in flight per stream; clients = streams × depth)\n`);
-  printTable([
-    { title: 'scenario', value: (r) => r.scenario, left: true },
-    { title: 'clients', value: (r) => r.clients },
-    { title: 'server', value: (r) => r.server, left: true },
-    { title: 'req/s', value: (r) => Math.round(r.requestsPerSec) },
-    { title: 'p50 ms', value: (r) => ms(r.p50Ms) },
-    { title: 'p90 ms', value: (r) => ms(r.p90Ms) },
-    { title: 'p99 ms', value: (r) => ms(r.p99Ms) },
-    { title: 'max ms', value: (r) => ms(r.maxMs) },
-    { title: 'errors', value: (r) => r.errors },
-    { title: 'client µs/req', value: (r) => r.clientCpuUsPerRequest.toFixed(1) },
-    { title: 'server µs/req', value: (r) => r.serverCpuUsPerRequest.toFixed(1) },
-  ], rows);
-  const ratios = [];
-  for (const r of rows.filter((x) => x.server === 'etcdts')) {
-    const ref = rows.find((x) => x.server === 'etcd' && x.scenario === r.scenario && x.clients === r.clients);
-    if (ref === undefined) continue;
-    ratios.push(`  ${r.scenario} ${r.clients} clients: throughput ${(r.requestsPerSec / ref.requestsPerSec).toFixed(2)}x, p99 ${(r.p99Ms / ref.p99Ms).toFixed(2)}x, server CPU/req ${(r.serverCpuUsPerRequest / ref.serverCpuUsPerRequest).toFixed(2)}x`);
-  }
+  printRequestTable(rows);
+  const ratios = requestRatios(rows);
   if (ratios.length > 0) console.log(`\netcdts / etcd:\n${ratios.join('\n')}`);
   console.log(`\nRSS at the end: ${rssRows.map((m) => `${m.name} ${(m.rssBytes / 2 ** 20).toFixed(1)} MiB`).join(', ')}`);
 }

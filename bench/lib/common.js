@@ -245,6 +245,35 @@ export function printTable(columns, rows) {
   for (const row of rows) console.log(line(columns.map((c) => c.value(row))));
 }
 
+/** The table every request benchmark prints: one row per scenario, client count and server. */
+export function printRequestTable(rows, cpuTitle = 'server µs/req') {
+  printTable([
+    { title: 'scenario', value: (r) => r.scenario, left: true },
+    { title: 'clients', value: (r) => r.clients },
+    { title: 'server', value: (r) => r.server, left: true },
+    { title: 'req/s', value: (r) => Math.round(r.requestsPerSec) },
+    { title: 'p50 ms', value: (r) => ms(r.p50Ms) },
+    { title: 'p90 ms', value: (r) => ms(r.p90Ms) },
+    { title: 'p99 ms', value: (r) => ms(r.p99Ms) },
+    { title: 'max ms', value: (r) => ms(r.maxMs) },
+    { title: 'errors', value: (r) => r.errors },
+    { title: 'client µs/req', value: (r) => r.clientCpuUsPerRequest.toFixed(1) },
+    { title: cpuTitle, value: (r) => r.serverCpuUsPerRequest.toFixed(1) },
+  ], rows);
+}
+
+/** etcdts's rows as ratios to etcd's row of the same scenario and client count, one line each. */
+export function requestRatios(rows, { cpu = true } = {}) {
+  const lines = [];
+  for (const r of rows.filter((x) => x.server === 'etcdts')) {
+    const ref = rows.find((x) => x.server === 'etcd' && x.scenario === r.scenario && x.clients === r.clients);
+    if (ref === undefined) continue;
+    const cpuRatio = cpu ? `, server CPU/req ${(r.serverCpuUsPerRequest / ref.serverCpuUsPerRequest).toFixed(2)}x` : '';
+    lines.push(`  ${r.scenario} ${r.clients} clients: throughput ${(r.requestsPerSec / ref.requestsPerSec).toFixed(2)}x, p99 ${(r.p99Ms / ref.p99Ms).toFixed(2)}x${cpuRatio}`);
+  }
+  return lines;
+}
+
 export function ms(value) {
   return Number.isFinite(value) ? value.toFixed(2) : '-';
 }
