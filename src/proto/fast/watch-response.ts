@@ -33,8 +33,20 @@ function encodeEvent(e: Event): Buffer {
   return bytes;
 }
 
-function headerSize(h: ResponseHeader): number {
-  return varint64FieldSize(h.clusterId) + varint64FieldSize(h.memberId) + varint64FieldSize(h.revision) + varint64FieldSize(h.raftTerm);
+/**
+ * A member's cluster and member ids are random 64-bit values, the slow case
+ * of varint writing, and the same in every header it sends: their two fields
+ * are written once and copied.
+ */
+let idsOf: { clusterId: bigint; memberId: bigint; bytes: Buffer } | undefined;
+
+function idFields(h: ResponseHeader): Buffer {
+  if (idsOf === undefined || idsOf.clusterId !== h.clusterId || idsOf.memberId !== h.memberId) {
+    const bytes = Buffer.allocUnsafe(varint64FieldSize(h.clusterId) + varint64FieldSize(h.memberId));
+    writeVarint64Field(bytes, writeVarint64Field(bytes, 0, 0x08, h.clusterId), 0x10, h.memberId);
+    idsOf = { clusterId: h.clusterId, memberId: h.memberId, bytes };
+  }
+  return idsOf.bytes;
 }
 
 function boolFieldSize(v: boolean): number {
@@ -51,7 +63,8 @@ function writeBoolField(buf: Buffer, pos: number, tag: number, v: boolean): numb
 /** The bytes WatchResponse.encode(r).finish() would produce, written once into an exact-size Buffer. */
 export function encodeWatchResponse(r: WatchResponse): Buffer {
   const header = r.header;
-  const hSize = header === undefined ? 0 : headerSize(header);
+  const ids = header === undefined ? undefined : idFields(header);
+  const hSize = header === undefined ? 0 : ids!.length + varint64FieldSize(header.revision) + varint64FieldSize(header.raftTerm);
   const reason = r.cancelReason === '' ? undefined : Buffer.from(r.cancelReason, 'utf8');
   const events = r.events.map(encodeEvent);
   let size = (header !== undefined ? 1 + varintSize(hSize) + hSize : 0) +
@@ -67,8 +80,8 @@ export function encodeWatchResponse(r: WatchResponse): Buffer {
   if (header !== undefined) {
     buf[pos++] = 0x0a;
     pos = writeVarint(buf, pos, hSize);
-    pos = writeVarint64Field(buf, pos, 0x08, header.clusterId);
-    pos = writeVarint64Field(buf, pos, 0x10, header.memberId);
+    ids!.copy(buf, pos);
+    pos += ids!.length;
     pos = writeVarint64Field(buf, pos, 0x18, header.revision);
     pos = writeVarint64Field(buf, pos, 0x20, header.raftTerm);
   }

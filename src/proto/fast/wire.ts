@@ -26,13 +26,9 @@ export function varintSize(v: number): number {
 /** Varint size of an int64/uint64 field value (negative int64 takes 10 bytes, as two's complement). */
 export function varint64Size(v: bigint): number {
   if (v >= 0n && v <= 0x1fffffffffffffn) return varintSize(Number(v));
-  let u = BigInt.asUintN(64, v);
-  let size = 1;
-  while (u >= 0x80n) {
-    u >>= 7n;
-    size++;
-  }
-  return size;
+  // Past 2^53 (member and cluster ids, negative values): the high word has bits set.
+  const hi = Number(BigInt.asUintN(32, BigInt.asUintN(64, v) >> 32n));
+  return Math.ceil((64 - Math.clz32(hi)) / 7);
 }
 
 export function writeVarint(buf: Buffer, pos: number, v: number): number {
@@ -46,12 +42,20 @@ export function writeVarint(buf: Buffer, pos: number, v: number): number {
 
 export function writeVarint64(buf: Buffer, pos: number, v: bigint): number {
   if (v >= 0n && v <= 0x1fffffffffffffn) return writeVarint(buf, pos, Number(v));
-  let u = BigInt.asUintN(64, v);
-  while (u >= 0x80n) {
-    buf[pos++] = Number(u & 0x7fn) | 0x80;
-    u >>= 7n;
+  // Two 32-bit words instead of a BigInt per 7 bits: ids are random 64-bit values.
+  const u = BigInt.asUintN(64, v);
+  let lo = Number(u & 0xffffffffn);
+  let hi = Number(u >> 32n);
+  while (hi !== 0) {
+    buf[pos++] = (lo & 0x7f) | 0x80;
+    lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+    hi >>>= 7;
   }
-  buf[pos++] = Number(u);
+  while (lo > 0x7f) {
+    buf[pos++] = (lo & 0x7f) | 0x80;
+    lo >>>= 7;
+  }
+  buf[pos++] = lo;
   return pos;
 }
 

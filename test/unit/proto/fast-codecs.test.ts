@@ -39,20 +39,23 @@ describe('hand-written protobuf encoders produce the generated encoders\' bytes'
     }), { numRuns: 2000 });
   });
 
-  it('WatchResponse, with events shared between responses (their bytes are cached)', () => {
+  it('WatchResponse, with events and member ids shared between responses (their bytes are cached)', () => {
     const kv = fc.record({ key: bytes, createRevision: int64, modRevision: int64, version: int64, value: bytes, lease: int64 });
     const event: fc.Arbitrary<Event> = fc.record({
       type: fc.constantFrom(Event_EventType.PUT, Event_EventType.DELETE),
       kv: fc.option(kv, { nil: undefined }),
       prevKv: fc.option(kv, { nil: undefined }),
     });
-    const header = fc.option(fc.record({ clusterId: uint64, memberId: uint64, revision: int64, raftTerm: uint64 }), { nil: undefined });
-    const response = (events: Event[]) => fc.record({
-      header, watchId: int64, created: fc.boolean(), canceled: fc.boolean(), compactRevision: int64,
+    // One member's responses share its cluster and member ids (whose bytes are cached too).
+    const header = (clusterId: bigint, memberId: bigint) =>
+      fc.option(fc.record({ clusterId: fc.constant(clusterId), memberId: fc.constant(memberId), revision: int64, raftTerm: uint64 }), { nil: undefined });
+    const response = (events: Event[], clusterId: bigint, memberId: bigint) => fc.record({
+      header: header(clusterId, memberId), watchId: int64, created: fc.boolean(), canceled: fc.boolean(), compactRevision: int64,
       cancelReason: fc.oneof(fc.constant(''), fc.string(), fc.constant('etcdserver: mvcc: required revision has been compacted')),
       fragment: fc.boolean(), events: fc.constant(events),
     });
-    const responses = fc.array(event, { maxLength: 5 }).chain((events) => fc.array(response(events), { minLength: 1, maxLength: 3 }));
+    const responses = fc.tuple(fc.array(event, { maxLength: 5 }), uint64, uint64)
+      .chain(([events, clusterId, memberId]) => fc.array(response(events, clusterId, memberId), { minLength: 1, maxLength: 3 }));
     fc.assert(fc.property(responses, (rs) => {
       for (const r of rs) same(encodeWatchResponse(r), WatchResponse.encode(r).finish());
     }), { numRuns: 500 });
