@@ -5,7 +5,7 @@ import {
 } from './frames.js';
 import {
   concurrentStreamsMax, connectionWindowBytes, defaultWindowBytes, headerBlockBytesMax, headerListBytesMax, headerListDecodeBytesMax,
-  headerTableBytes, maxFrameBytes, socketBufferedBytesMax, windowBytesMax,
+  clientResetsBurst, clientResetsPerSecond, headerTableBytes, maxFrameBytes, socketBufferedBytesMax, windowBytesMax,
 } from './limits.js';
 import { FrameOutput } from './output.js';
 import { ServerStream, type StreamConnection } from './stream.js';
@@ -98,6 +98,8 @@ export class Http2Connection implements StreamConnection {
   private closeTimer: NodeJS.Timeout | undefined;
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private keepaliveAckTimer: NodeJS.Timeout | undefined;
+  private resetTokens = clientResetsBurst;
+  private resetTokensAt = performance.now();
 
   constructor(readonly socket: Socket, private readonly handler: RequestHandler, private readonly options: ConnectionOptions) {
     this.streamWindowBytes = options.streamWindowBytes;
@@ -409,7 +411,19 @@ export class Http2Connection implements StreamConnection {
     if (streamId === 0) throw new ConnectionError(ErrorCode.ProtocolError, 'RST_STREAM on stream 0');
     if (end - start !== 4) throw new ConnectionError(ErrorCode.FrameSizeError, 'RST_STREAM frame of the wrong size');
     if (streamId > this.lastStreamId) throw new ConnectionError(ErrorCode.ProtocolError, `RST_STREAM on idle stream ${streamId}`);
-    this.streams.get(streamId)?.abort();
+    const stream = this.streams.get(streamId);
+    if (stream === undefined) return;
+    this.spendResetToken();
+    stream.abort();
+  }
+
+  /** One reset of a running stream out of the connection's budget (limits.ts clientResetsBurst). */
+  private spendResetToken(): void {
+    const now = performance.now();
+    this.resetTokens = Math.min(clientResetsBurst, this.resetTokens + ((now - this.resetTokensAt) * clientResetsPerSecond) / 1000);
+    this.resetTokensAt = now;
+    if (this.resetTokens < 1) throw new ConnectionError(ErrorCode.EnhanceYourCalm, 'too many streams reset by the client');
+    this.resetTokens -= 1;
   }
 
   private onSettings(flags: number, streamId: number, buf: Buffer, start: number, end: number): void {

@@ -90,6 +90,18 @@ export const outputChunkBytes = 64 * 1024;
 /** Payloads at least this large are handed to the socket as they are instead of being copied into the output buffer. */
 export const outputCopyBytesMax = 8 * 1024;
 
+/**
+ * Streams a client may reset while their calls run: a burst, then a steady
+ * rate (a token bucket per connection). A reset frees the stream's slot at
+ * once while the work it started (a proposal, a range) goes on, so resets
+ * without a limit let one connection run any number of calls at a time
+ * ("rapid reset", CVE-2023-44487). Past the budget the connection gets
+ * GOAWAY ENHANCE_YOUR_CALM. A client that cancels calls on timeouts stays
+ * far below it.
+ */
+export const clientResetsBurst = 1000;
+export const clientResetsPerSecond = 1000;
+
 /** How long a graceful shutdown lets calls in flight finish before closing connections. */
 export const shutdownGraceMsDefault = 5_000;
 
