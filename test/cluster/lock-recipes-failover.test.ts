@@ -12,6 +12,25 @@ import { killAll, removeTempDirs, waitFor } from '../support/procs.js';
  * moves over and the lease survives, and an election observer keeps
  * following. Run on a 3-member etcdts cluster.
  */
+/**
+ * A put that was in flight when the leader died can time out ("request timed
+ * out", as in etcd: the proposal went to the dead leader). It is retried only
+ * if it did not land, so that every value is written exactly once. Values are
+ * unique and writes sequential, so reading the key back tells.
+ */
+async function putThroughFailover(client: Client, key: string, value: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.kv.put(key, value, { timeoutMs: 10000 });
+      return;
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      const landed = await client.kv.get(key, { timeoutMs: 10000 }).then((r) => r.kvs[0]?.value.toString() === value, () => false);
+      if (landed) return;
+    }
+  }
+}
+
 describe('watch, keep-alive and observe across a member\'s death (3-member etcdts cluster)', function () {
   this.timeout(300000);
   let cluster: Cluster;
@@ -49,7 +68,7 @@ describe('watch, keep-alive and observe across a member\'s death (3-member etcdt
           await waitFor('the watcher is live', () => seen.length > 50, 60000);
           await cluster.kill(m1!.name);
         }
-        await writer.kv.put(`resume/${i % 7}`, String(i), { timeoutMs: 10000 });
+        await putThroughFailover(writer, `resume/${i % 7}`, String(i));
       }
       await waitFor('every event delivered', () => seen.length >= total, 60000);
       watcher.cancel();
