@@ -16,6 +16,9 @@ import { acceptHttp2 } from './h2-authority-fix.js';
 import { GrpcServer as EtcdtsGrpcServer, type ServiceDefinition } from './grpc-server/server.js';
 import type { UntypedServiceImplementation, ServiceDefinition as GrpcJsServiceDefinition } from '@grpc/grpc-js';
 
+/** How long unary calls in flight may take to finish when the member stops (streaming calls end at once). */
+const unaryShutdownGraceMs = 2000;
+
 /** The HTTP/2 connection preface every gRPC client sends first. */
 const http2Preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
@@ -103,7 +106,9 @@ export async function startClientListeners(server: EtcdServer, urls: URL[]): Pro
     grpc,
     close: async () => {
       for (const l of listeners) l.close();
-      grpc.forceShutdown();
+      // Like etcd's GracefulStop with a deadline: a put already proposed gets its answer instead of a reset.
+      if (grpc instanceof EtcdtsGrpcServer) await grpc.shutdown(unaryShutdownGraceMs);
+      else grpc.forceShutdown();
       http.close();
       for (const s of sockets) s.destroy();
     },

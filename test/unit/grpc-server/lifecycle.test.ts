@@ -76,6 +76,22 @@ describe('grpc-server: stream lifecycle', function () {
     assert.equal(server.server.connectionCount, 0);
   });
 
+  it('ends streaming calls with UNAVAILABLE on shutdown, and lets a unary call in flight finish', async () => {
+    const client = await open();
+    client.send(frame(T.headers, F.endHeaders, 1, requestBlock('/t.Test/Chat')), frame(T.data, 0, 1, grpcMessage(Buffer.from('hello'))));
+    await client.waitFor((f) => f.type === T.data && f.streamId === 1);
+    client.unary(3, '/t.Test/Hang', Buffer.from('unary-in-flight'));
+    await waitUntil(() => state.answer.has('unary-in-flight'));
+    const shutdown = server.server.shutdown(10_000);
+    const chat = await client.status(1);
+    assert.deepEqual([chat.code, chat.message, chat.messages.map(String)], [14, 'etcdserver: server stopped', ['hello']]);
+    assert.equal(client.closed, false, 'the unary call still runs');
+    state.answer.get('unary-in-flight')!(null, Buffer.from('answered'));
+    assert.deepEqual((await client.status(3)).messages.map(String), ['answered']);
+    await shutdown;
+    await client.waitClosed();
+  });
+
   it('finishes the calls in flight after the client says GOAWAY, then closes', async () => {
     const client = await open();
     client.unary(1, '/t.Test/Hang', Buffer.from('before-goaway'));

@@ -15,6 +15,7 @@ export const enum Status {
   ResourceExhausted = 8,
   Unimplemented = 12,
   Internal = 13,
+  Unavailable = 14,
 }
 
 /** What deserialize() returns for a message that does not decode (the call is already ending). */
@@ -180,6 +181,15 @@ export class ServerCall extends EventEmitter implements StreamListener {
   end(metadata?: OutgoingMetadata): this {
     this.sendStatus(Status.Ok, '', metadata ?? null);
     return this;
+  }
+
+  /**
+   * Server shutdown: a streaming call (watch, keep-alive, observe) never ends
+   * by itself, so it ends now with UNAVAILABLE and its client moves to
+   * another member; a unary call is left to finish.
+   */
+  endIfStreaming(details: string): void {
+    if (this.method.kind !== 'unary') this.abortWithStatus(Status.Unavailable, details);
   }
 
   destroy(error?: unknown): this {

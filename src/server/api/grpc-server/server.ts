@@ -109,12 +109,17 @@ export class GrpcServer implements RequestHandler {
 
   /**
    * Graceful shutdown: every connection gets GOAWAY (clients retry new calls
-   * elsewhere), calls in flight finish; whatever is left after graceMs is
-   * closed.
+   * elsewhere), streaming calls end with UNAVAILABLE, unary calls in flight
+   * finish; whatever is left after graceMs is closed.
    */
   async shutdown(graceMs = shutdownGraceMsDefault): Promise<void> {
     this.shuttingDown = true;
-    for (const connection of this.connections) connection.goAway();
+    for (const connection of this.connections) {
+      connection.goAway();
+      for (const stream of [...connection.streams.values()]) {
+        if (stream.listener instanceof ServerCall) stream.listener.endIfStreaming('etcdserver: server stopped');
+      }
+    }
     if (this.connections.size === 0) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
