@@ -8,19 +8,10 @@ import {
 } from '../../../src/server/api/h2-authority-rewriter.js';
 import { AuthorityFixStream, acceptHttp2, fixAuthority } from '../../../src/server/api/h2-authority-fix.js';
 import { HpackDecoder, HpackError, encodeHeaderBlock, encodeString, type HeaderField } from '../../../src/server/api/hpack.js';
+import { frame, preface } from '../grpc-server/raw-h2.js';
 
-const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 const type = { data: 0, headers: 1, rstStream: 3, settings: 4, pushPromise: 5, ping: 6, goaway: 7, windowUpdate: 8, continuation: 9 };
 const flag = { endStream: 0x1, endHeaders: 0x4, padded: 0x8, priority: 0x20 };
-
-function frame(frameType: number, flags: number, streamId: number, payload: Buffer = Buffer.alloc(0)): Buffer {
-  const header = Buffer.alloc(9);
-  header.writeUIntBE(payload.length, 0, 3);
-  header[3] = frameType;
-  header[4] = flags;
-  header.writeUInt32BE(streamId, 5);
-  return Buffer.concat([header, payload]);
-}
 
 interface Frame {
   type: number;
