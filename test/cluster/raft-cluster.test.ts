@@ -126,7 +126,8 @@ describe('Raft cluster: 3 members on loopback started with etcd\'s flags', funct
     assert.match(added.stdout, /ETCD_INITIAL_CLUSTER_STATE="existing"/);
     const m4 = await cluster.join('m4', peerUrl, initialCluster);
     const leaderName = await leaderOf(cluster);
-    const id = /Member ([0-9a-f]+) added/.exec(added.stdout)![1]!;
+    // etcdctl prints the id with Go's %16x: an id under 16 hex digits is padded with spaces.
+    const id = /Member +([0-9a-f]+) added/.exec(added.stdout)![1]!;
     // Sent to a follower on purpose: it must forward the promotion to the leader, as etcd does.
     const follower = cluster.members.find((m) => m.name !== 'm4' && m.proc !== undefined && m.name !== leaderName)!;
     await waitFor('the learner to be promoted', async () => (await run(etcdctlBinary, ['--endpoints', follower.clientUrl, 'member', 'promote', id])).code === 0, 60000, 500);
