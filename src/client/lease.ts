@@ -24,6 +24,7 @@ import {
 } from './errors.js';
 import type { UnaryInvoker } from './invoker.js';
 import type { CallOptions } from './options.js';
+import { StreamConnector } from './stream-connector.js';
 import type { StreamHost } from './watch.js';
 
 /**
@@ -244,12 +245,13 @@ class KeepAliveManager {
   private readonly entries = new Map<bigint, KeepAliveEntry>();
   private call: KeepAliveCall | undefined;
   private endpoint: Endpoint | undefined;
-  private connecting: AbortController | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private reconnectTimer: NodeJS.Timeout | undefined;
+  private readonly connector: StreamConnector;
   private closed = false;
 
-  constructor(private readonly host: StreamHost) {}
+  constructor(private readonly host: StreamHost) {
+    this.connector = new StreamConnector(host, (endpoint) => this.openOn(endpoint), () => this.ensureStream());
+  }
 
   attach(id: bigint, options: KeepAliveOptions): LeaseKeepAlive {
     const handle = new LeaseKeepAlive(id, this);
@@ -327,19 +329,8 @@ class KeepAliveManager {
   }
 
   private ensureStream(): void {
-    if (this.call !== undefined || this.connecting !== undefined || this.reconnectTimer !== undefined || this.closed) return;
-    const controller = new AbortController();
-    this.connecting = controller;
-    this.host.streamEndpoint(controller.signal).then(
-      (endpoint) => {
-        if (this.connecting !== controller) return;
-        this.connecting = undefined;
-        this.openOn(endpoint);
-      },
-      () => {
-        if (this.connecting === controller) this.connecting = undefined;
-      },
-    );
+    if (this.call !== undefined || this.closed) return;
+    this.connector.connect();
   }
 
   private openOn(endpoint: Endpoint): void {
@@ -372,10 +363,7 @@ class KeepAliveManager {
     for (const entry of this.entries.values()) entry.inFlight.length = 0;
     if (endpoint !== undefined) this.host.streamFailed(endpoint);
     if (this.entries.size === 0 || this.closed) return;
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
-      this.ensureStream();
-    }, reconnectBackoffMs);
+    this.connector.retryAfter(reconnectBackoffMs);
   }
 
   private write(request: LeaseKeepAliveRequest): void {
@@ -398,10 +386,7 @@ class KeepAliveManager {
     const call = this.call;
     this.call = undefined;
     this.endpoint = undefined;
-    this.connecting?.abort();
-    this.connecting = undefined;
-    clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = undefined;
+    this.connector.reset();
     if (call !== undefined) {
       call.end();
       call.cancel();

@@ -19,6 +19,7 @@ import {
 } from './errors.js';
 import { rangeOf, type RangeOptions } from './kv.js';
 import type { Bytes } from './keys.js';
+import { StreamConnector } from './stream-connector.js';
 
 /**
  * Watches, many per client on one shared bidirectional stream, as clientv3
@@ -272,15 +273,16 @@ export class WatchManager {
   private readonly cancelSent = new Set<bigint>();
   private call: WatchCall | undefined;
   private endpoint: Endpoint | undefined;
-  private connecting: AbortController | undefined;
   private headSent = false;
   private paused = false;
   private fragments: WatchResponse | undefined;
   private backoffMs = reconnectBackoffMinMs;
-  private reconnectTimer: NodeJS.Timeout | undefined;
+  private readonly connector: StreamConnector;
   private closed = false;
 
-  constructor(private readonly host: StreamHost) {}
+  constructor(private readonly host: StreamHost) {
+    this.connector = new StreamConnector(host, (endpoint) => this.openOn(endpoint), () => this.ensureStream());
+  }
 
   watch(key: Bytes, options: WatchOptions = {}): Watcher {
     if (this.closed) throw new ClientClosedError();
@@ -342,19 +344,8 @@ export class WatchManager {
   }
 
   private ensureStream(): void {
-    if (this.call !== undefined || this.connecting !== undefined || this.reconnectTimer !== undefined || this.closed) return;
-    const controller = new AbortController();
-    this.connecting = controller;
-    this.host.streamEndpoint(controller.signal).then(
-      (endpoint) => {
-        if (this.connecting !== controller) return;
-        this.connecting = undefined;
-        this.openOn(endpoint);
-      },
-      () => {
-        if (this.connecting === controller) this.connecting = undefined;
-      },
-    );
+    if (this.call !== undefined || this.closed) return;
+    this.connector.connect();
   }
 
   private openOn(endpoint: Endpoint): void {
@@ -479,10 +470,7 @@ export class WatchManager {
     if (this.pending.length === 0) return;
     const delay = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, reconnectBackoffMaxMs);
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
-      this.ensureStream();
-    }, delay);
+    this.connector.retryAfter(delay);
   }
 
   private sendCancel(id: bigint): void {
@@ -513,10 +501,7 @@ export class WatchManager {
     this.endpoint = undefined;
     this.headSent = false;
     this.paused = false;
-    this.connecting?.abort();
-    this.connecting = undefined;
-    clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = undefined;
+    this.connector.reset();
     if (call !== undefined) {
       call.end();
       call.cancel();
