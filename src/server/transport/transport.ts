@@ -29,6 +29,17 @@ import { SnapshotSender, type SnapshotSource } from './snapshot-sender.js';
 import type { PeerHandler, PeerReports, PeerTransportConfig, TransportLogger } from './transport-interface.js';
 import { unaryCall, type Codec } from './unary.js';
 import { channelCredentialsFor, channelOptions, hostPort, parsePeerUrl, paths, peerServiceDefinition, serverOptions } from './wire.js';
+import { peerMessageBytesMax } from './limits.js';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
+import { GrpcServer as OwnGrpcServer, type ServiceDefinition as OwnServiceDefinition } from '../api/grpc-server/server.js';
+
+/** The server behind plain peer listeners (env ETCDTS_PEER_GRPC_SERVER): ours by default, or grpc-js's. */
+export function peerGrpcServerFromEnv(env: NodeJS.ProcessEnv = process.env): 'etcdts' | 'grpc-js' {
+  const value = env['ETCDTS_PEER_GRPC_SERVER'];
+  if (value === undefined || value === '' || value === 'etcdts') return 'etcdts';
+  if (value === 'grpc-js') return 'grpc-js';
+  throw new TransportConfigError(`ETCDTS_PEER_GRPC_SERVER must be "etcdts" or "grpc-js", not ${JSON.stringify(value)}`);
+}
 
 const silent: TransportLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -60,7 +71,11 @@ export class PeerTransport {
   private readonly peerCounters = new Map<bigint, PeerCounters>();
   private readonly snapshots = new Map<bigint, SnapshotSender>();
   private readonly rpcClients = new Map<bigint, { client: Client; href: string }>();
+  /** grpc-js's server, for https:// listeners (or all, with ETCDTS_PEER_GRPC_SERVER=grpc-js). */
   private server: Server | undefined;
+  /** Our own gRPC server, for plain http:// listeners. */
+  private ownServer: OwnGrpcServer | undefined;
+  private readonly netListeners: NetServer[] = [];
   private readonly ports: number[] = [];
   private state: 'new' | 'started' | 'stopped' = 'new';
   private removedReported = false;
@@ -95,31 +110,79 @@ export class PeerTransport {
     };
   }
 
-  /** Binds every listen URL, then starts the streams to the peers added so far. */
+  /**
+   * Binds every listen URL, then starts the streams to the peers added so
+   * far. Plain http:// listeners run on our own gRPC server (src/server/api/
+   * grpc-server), which spends a fraction of grpc-js's CPU per message;
+   * https:// ones, and all of them with ETCDTS_PEER_GRPC_SERVER=grpc-js, on
+   * grpc-js's server.
+   */
   async start(): Promise<void> {
     assert(this.state === 'new', 'start() once');
-    const server = new Server(serverOptions(this.settings));
-    server.addService(peerServiceDefinition, peerServiceImpl(this.inboundEnv));
-    this.server = server;
-    let widened = widenHttp2Windows(server, 'before-bind');
+    const useOwn = peerGrpcServerFromEnv() === 'etcdts';
     try {
       for (const url of this.listenUrls) {
-        const credentials = url.protocol === 'https:' ? this.serverCredentials! : ServerCredentials.createInsecure();
-        this.ports.push(await new Promise<number>((resolve, reject) => {
-          server.bindAsync(hostPort(url), credentials, (err, port) => (err !== null ? reject(err) : resolve(port)));
-        }));
+        if (useOwn && url.protocol === 'http:') this.ports.push(await this.listenOwn(url));
+        else this.ports.push(await this.listenGrpcJs(url));
       }
     } catch (err) {
-      server.forceShutdown();
+      this.closeListeners();
       this.state = 'stopped';
       throw err;
     }
-    widened = widenHttp2Windows(server, 'after-bind') && widened;
-    if (!widened) this.logger.warn({}, 'could not widen HTTP/2 windows of the peer listener: snapshots will be slower');
-    this.windowsWidened = widened;
+    if (this.server !== undefined) {
+      const widened = widenHttp2Windows(this.server, 'after-bind') && this.windowsWidened;
+      if (!widened) this.logger.warn({}, 'could not widen HTTP/2 windows of the peer listener: snapshots will be slower');
+      this.windowsWidened = widened;
+    }
     this.state = 'started';
     this.logger.info({ 'local-member-id': this.memberId.toString(16), 'listen-urls': this.listenUrls.map((u) => u.href) }, 'peer transport started');
     for (const out of this.outbound.values()) out.start();
+  }
+
+  /** A plain TCP listener handing every connection to our own gRPC server. */
+  private async listenOwn(url: URL): Promise<number> {
+    if (this.ownServer === undefined) {
+      this.ownServer = new OwnGrpcServer({
+        maxReceiveMessageBytes: peerMessageBytesMax,
+        maxSendMessageBytes: peerMessageBytesMax,
+        keepaliveTimeMs: this.settings.keepaliveTimeMs,
+        keepaliveTimeoutMs: this.settings.keepaliveTimeoutMs,
+      });
+      this.ownServer.addService(peerServiceDefinition as unknown as OwnServiceDefinition, peerServiceImpl(this.inboundEnv));
+    }
+    const own = this.ownServer;
+    const listener = createNetServer({ noDelay: true }, (socket) => void own.handleConnection(socket));
+    this.netListeners.push(listener);
+    return new Promise<number>((resolve, reject) => {
+      listener.once('error', reject);
+      const port = Number(hostPort(url).slice(hostPort(url).lastIndexOf(':') + 1));
+      listener.listen(port, url.hostname.replace(/^\[|\]$/g, ''), () => {
+        listener.off('error', reject);
+        resolve((listener.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  /** A listener on grpc-js's server (every https:// one). */
+  private async listenGrpcJs(url: URL): Promise<number> {
+    if (this.server === undefined) {
+      const server = new Server(serverOptions(this.settings));
+      server.addService(peerServiceDefinition, peerServiceImpl(this.inboundEnv));
+      this.server = server;
+      this.windowsWidened = widenHttp2Windows(server, 'before-bind');
+    }
+    const server = this.server;
+    const credentials = url.protocol === 'https:' ? this.serverCredentials! : ServerCredentials.createInsecure();
+    return new Promise<number>((resolve, reject) => {
+      server.bindAsync(hostPort(url), credentials, (err, port) => (err !== null ? reject(err) : resolve(port)));
+    });
+  }
+
+  private closeListeners(): void {
+    for (const l of this.netListeners) l.close();
+    this.ownServer?.forceShutdown();
+    this.server?.forceShutdown();
   }
 
   /** Closes every stream, channel and listener; no report is made afterwards. */
@@ -130,13 +193,17 @@ export class PeerTransport {
     for (const s of this.snapshots.values()) s.cancel();
     for (const { client } of this.rpcClients.values()) client.close();
     this.rpcClients.clear();
-    this.server?.forceShutdown();
+    this.closeListeners();
     this.logger.info({ 'local-member-id': this.memberId.toString(16) }, 'peer transport stopped');
   }
 
-  /** Whether widenHttp2Windows() applied (a test checks it, to notice a grpc-js upgrade breaking it). */
-  get http2WindowsWidened(): boolean {
-    return this.windowsWidened;
+  /**
+   * Whether the windows of the grpc-js listener were widened (a test checks
+   * it, to notice a grpc-js upgrade breaking it); undefined without one (our
+   * own server sets its windows itself).
+   */
+  get http2WindowsWidened(): boolean | undefined {
+    return this.server === undefined ? undefined : this.windowsWidened;
   }
 
   /** The ports bound by start(), in listen URL order (useful with port 0). */

@@ -18,6 +18,9 @@ export const enum Status {
   Unavailable = 14,
 }
 
+/** Request messages an async iterator holds unread before it pauses the stream. */
+const iteratorHighWater = 16;
+
 /** What deserialize() returns for a message that does not decode (the call is already ending). */
 const undecodable = Symbol('undecodable');
 
@@ -221,6 +224,71 @@ export class ServerCall extends EventEmitter implements StreamListener {
 
   isPaused(): boolean {
     return this.stream.isReadPaused;
+  }
+
+  /**
+   * The request messages of a client- or bidi-streaming call, as a grpc-js
+   * call's Readable gives them to `for await`: reading pauses while
+   * iteratorHighWater messages wait unread, the iterator ends at the
+   * client's half-close and throws if the call is cancelled.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<unknown> {
+    const waiting: unknown[] = [];
+    let ended = false;
+    let failure: Error | undefined;
+    let wake: (() => void) | undefined;
+    const notify = (): void => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    const onData = (request: unknown): void => {
+      waiting.push(request);
+      if (waiting.length >= iteratorHighWater) this.pause();
+      notify();
+    };
+    const onEnd = (): void => {
+      ended = true;
+      notify();
+    };
+    const onCancel = (): void => {
+      failure = new Error('the call was cancelled');
+      notify();
+    };
+    const detach = (): void => {
+      this.off('data', onData);
+      this.off('end', onEnd);
+      this.off('cancelled', onCancel);
+    };
+    this.on('data', onData);
+    this.on('end', onEnd);
+    this.on('cancelled', onCancel);
+    return {
+      next: async (): Promise<IteratorResult<unknown>> => {
+        for (;;) {
+          if (waiting.length > 0) {
+            const value = waiting.shift();
+            if (waiting.length === 0 && this.userPaused) this.resume();
+            return { value, done: false };
+          }
+          if (failure !== undefined) {
+            detach();
+            throw failure;
+          }
+          if (ended || this.done) {
+            detach();
+            return { value: undefined, done: true };
+          }
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+        }
+      },
+      return: async (): Promise<IteratorResult<unknown>> => {
+        detach();
+        return { value: undefined, done: true };
+      },
+    };
   }
 
   // -------------------------------------------------------------------------
