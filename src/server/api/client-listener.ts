@@ -97,6 +97,8 @@ export async function startClientListeners(server: EtcdServer, urls: URL[]): Pro
       listener.once('error', reject);
       listener.listen(Number(url.port), url.hostname.replace(/^\[|\]$/g, ''), () => {
         listener.off('error', reject);
+        // A failed accept (EMFILE: out of file descriptors) is emitted here; unhandled, it would end the process.
+        listener.on('error', (err) => server.log.warn({ err, url: url.href }, 'client listener failed to accept a connection'));
         resolve();
       });
     });

@@ -159,6 +159,8 @@ export class PeerTransport {
       const port = Number(hostPort(url).slice(hostPort(url).lastIndexOf(':') + 1));
       listener.listen(port, url.hostname.replace(/^\[|\]$/g, ''), () => {
         listener.off('error', reject);
+        // A failed accept (EMFILE) is emitted here; unhandled, it would end the process.
+        listener.on('error', (err) => this.logger.warn({ error: err.message, url: url.href }, 'peer listener failed to accept a connection'));
         resolve((listener.address() as AddressInfo).port);
       });
     });
