@@ -1,4 +1,5 @@
 import assert from 'node:assert';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { Client, Metadata, Server, ServerCredentials, status as Status, type ServiceError } from '@grpc/grpc-js';
 import {
   LeaseKeepAliveRequest,
@@ -30,7 +31,6 @@ import type { PeerHandler, PeerReports, PeerTransportConfig, TransportLogger } f
 import { unaryCall, type Codec } from './unary.js';
 import { channelCredentialsFor, channelOptions, hostPort, parsePeerUrl, paths, peerServiceDefinition, serverOptions } from './wire.js';
 import { peerMessageBytesMax } from './limits.js';
-import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { GrpcServer as OwnGrpcServer, type ServiceDefinition as OwnServiceDefinition } from '../api/grpc-server/server.js';
 
 /** The server behind plain peer listeners (env ETCDTS_PEER_GRPC_SERVER): ours by default, or grpc-js's. */
@@ -156,8 +156,7 @@ export class PeerTransport {
     this.netListeners.push(listener);
     return new Promise<number>((resolve, reject) => {
       listener.once('error', reject);
-      const port = Number(hostPort(url).slice(hostPort(url).lastIndexOf(':') + 1));
-      listener.listen(port, url.hostname.replace(/^\[|\]$/g, ''), () => {
+      listener.listen(url.port === '' ? 80 : Number(url.port), url.hostname.replace(/^\[|\]$/g, ''), () => {
         listener.off('error', reject);
         // A failed accept (EMFILE) is emitted here; unhandled, it would end the process.
         listener.on('error', (err) => this.logger.warn({ error: err.message, url: url.href }, 'peer listener failed to accept a connection'));
