@@ -11,18 +11,11 @@
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { envInt } from './env.js';
 import { runSeed, type SimFailure, type SimReport } from './simulator.js';
 
 const seedsDefault = 200;
 const opsDefault = 700;
-
-function envInt(name: string): number | undefined {
-  const v = process.env[name];
-  if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  assert.ok(Number.isInteger(n) && n >= 0, `${name} must be a non-negative integer, got ${v}`);
-  return n;
-}
 
 describe('raft simulation', function () {
   this.timeout(0);

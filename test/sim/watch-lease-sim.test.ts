@@ -16,20 +16,13 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { isMutation, mutations, type Mutation, type MutationInfo } from './mutations.js';
+import { envInt } from './env.js';
 import { runSeed, type SimFailure, type SimReport } from './simulator.js';
 
 const seedsDefault = 40;
 const opsDefault = 500;
 /** Seeds each mutation gets to show itself in the mutation table. */
 const mutationSeedsMax = 40;
-
-function envInt(name: string): number | undefined {
-  const v = process.env[name];
-  if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  assert.ok(Number.isInteger(n) && n >= 0, `${name} must be a non-negative integer, got ${v}`);
-  return n;
-}
 
 function envMutation(): Mutation | undefined {
   const v = process.env.SIM_WL_MUTATION;
