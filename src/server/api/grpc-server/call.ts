@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { TLSSocket, type PeerCertificate } from 'node:tls';
 import type { HeaderField } from '../hpack.js';
 import {
   CallMetadata, headersBlockWith, metadataFields, responseHeadersBlock, trailersBlock, type OutgoingMetadata,
@@ -43,6 +44,17 @@ export type UnaryCallback = (error: unknown, value?: unknown, trailer?: Outgoing
 /** What a call knows of its connection. */
 export interface CallPeer {
   readonly socket: { remoteAddress?: string; remotePort?: number };
+}
+
+/**
+ * grpc-js's AuthContext (call.getAuthContext()): whether the connection is
+ * TLS and, when the client presented a certificate that the handshake
+ * verified, that certificate (its subject.CN is the user name under
+ * --client-cert-auth, as in etcd).
+ */
+export interface AuthContext {
+  transportSecurityType?: 'ssl';
+  sslPeerCertificate?: PeerCertificate;
 }
 
 export interface StatusObject {
@@ -145,6 +157,17 @@ export class ServerCall extends EventEmitter implements StreamListener {
   getPeer(): string {
     const { remoteAddress, remotePort } = this.peer.socket;
     return remoteAddress === undefined ? 'unknown' : `${remoteAddress}:${remotePort}`;
+  }
+
+  getAuthContext(): AuthContext {
+    const socket = this.peer.socket;
+    if (!(socket instanceof TLSSocket)) return {};
+    // Only a certificate the handshake verified: with requestCert but without rejectUnauthorized
+    // an unverified one would show up here too.
+    if (!socket.authorized) return { transportSecurityType: 'ssl' };
+    const certificate = socket.getPeerCertificate();
+    const present = certificate !== null && Object.keys(certificate).length > 0;
+    return present ? { transportSecurityType: 'ssl', sslPeerCertificate: certificate } : { transportSecurityType: 'ssl' };
   }
 
   /** The deadline in ms since the epoch, or Infinity (grpc-js's Deadline). */
