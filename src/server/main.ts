@@ -6,6 +6,9 @@ import { fetchMembers } from './transport/fetch-members.js';
 import type { MemberInfo } from './membership/cluster.js';
 import { startClientListeners, type ClientListeners } from './api/client-listener.js';
 import { createLogger, type Logger } from './logger.js';
+import { MemberTls } from './tls/member-tls.js';
+import { openInternalSocket, type InternalSocket } from './listen/internal-socket.js';
+import type { ChannelCredentials } from '@grpc/grpc-js';
 
 export interface RunningMember {
   server: EtcdServer;
@@ -17,18 +20,24 @@ export interface RunningMember {
 
 /** Starts a member: opens the data dir, starts consensus, then serves clients. */
 export async function startMember(config: ServerConfig, log: Logger = createLogger(config.logLevel, config.name)): Promise<RunningMember> {
-  const join = await joinInfo(config, log);
+  const tls = await MemberTls.setUp(config, log);
+  const peerCredentials = (): ChannelCredentials => tls.peerChannelCredentials();
+  const join = await joinInfo(config, log, peerCredentials);
   const server = await EtcdServer.start(config, log, { join });
-  const peering = new Peering(server);
+  server.clientChannelCredentials = () => tls.clientChannelCredentials();
+  const peering = new Peering(server, { tls: tls.peer, channelCredentials: peerCredentials });
   await peering.start(join?.members ?? []);
   log.info({ peerUrls: config.listenPeerUrls.map(String) }, 'serving peer traffic');
   let listeners: ClientListeners | undefined;
+  let internal: InternalSocket | undefined;
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      await internal?.close();
       await listeners?.close();
       await peering.stop();
       await server.stop();
+      tls.close();
       log.info('member stopped');
     })();
     return stopping;
@@ -37,7 +46,10 @@ export async function startMember(config: ServerConfig, log: Logger = createLogg
     void stop().then(() => log.flush(() => process.exit(0)));
   };
   await server.ready();
-  listeners = await startClientListeners(server, config.listenClientUrls);
+  listeners = await startClientListeners(server, config.listenClientUrls, tls.client);
+  const serveInternal = listeners.serveInternal;
+  internal = await openInternalSocket(config.dataDir, (socket) => serveInternal(socket));
+  server.internalEndpoint = internal.endpoint;
   log.info({ clientUrls: config.listenClientUrls.map(String) }, 'serving client requests');
   return { server, peering, listeners, log, stop };
 }
@@ -48,12 +60,12 @@ export async function startMember(config: ServerConfig, log: Logger = createLogg
  * --initial-cluster for the membership, which must already name it (added
  * with `member add` on its peer URLs), and takes its ids from there.
  */
-async function joinInfo(config: ServerConfig, log: Logger): Promise<{ clusterId: bigint; memberId: bigint; members: MemberInfo[] } | undefined> {
+async function joinInfo(config: ServerConfig, log: Logger, channelCredentials: () => ChannelCredentials): Promise<{ clusterId: bigint; memberId: bigint; members: MemberInfo[] } | undefined> {
   if (config.initialClusterState !== 'existing' || (await Wal.exists(config.walDir))) return undefined;
   const own = new Set(config.initialAdvertisePeerUrls.map(urlText));
   const others = [...config.initialCluster.entries()].filter(([name]) => name !== config.name).flatMap(([, urls]) => urls);
   if (others.length === 0) throw new Error('--initial-cluster-state=existing needs the other members in --initial-cluster');
-  const membership = await fetchMembers(others);
+  const membership = await fetchMembers(others, { channelCredentials });
   const self = membership.members.find((m) => m.peerURLs.some((u) => own.has(u)));
   if (self === undefined) {
     throw new Error(`this member (peer URLs ${[...own].join(',')}) is not in the cluster's membership: add it first with "member add"`);

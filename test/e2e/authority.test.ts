@@ -8,9 +8,9 @@ import { killAll, removeTempDirs, run, tempDir } from '../support/procs.js';
  * etcdctl 3.4 dials its per-endpoint maintenance calls with the endpoint
  * exactly as typed, so `--endpoints http://127.0.0.1:port` puts
  * "http://127.0.0.1:port" in `:authority`. These run the real etcdctl both
- * ways against our server (see src/server/api/h2-authority-fix.ts).
+ * ways against our server (our HPACK decoding takes any :authority).
  */
-describe('etcdctl endpoints with a scheme (the :authority fix)', function () {
+describe('etcdctl endpoints with a scheme (:authority as etcdctl writes it)', function () {
   this.timeout(120000);
   let member: EtcdtsMember;
 

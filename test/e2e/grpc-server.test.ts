@@ -141,11 +141,4 @@ describe('the client port on our gRPC transport', function () {
     const report = JSON.parse(result.stdout);
     assert.deepEqual([report.missed, report.duplicated, report.outOfOrder], [0, 0, 0]);
   });
-
-  it('falls back to grpc-js with ETCDTS_GRPC_SERVER=grpc-js', async () => {
-    const fallback = await startEtcdts({ name: 'fallback', env: { ETCDTS_GRPC_SERVER: 'grpc-js' } });
-    assert.deepEqual(await unknownMethodStatus(fallback), { code: 12, details: 'The server does not implement the method /nope.Service/Call' });
-    const put = await run(etcdctlBinary, ['--endpoints', fallback.endpoint, 'put', 'a', 'b']);
-    assert.equal(put.stdout, 'OK\n');
-  });
 });

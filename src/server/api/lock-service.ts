@@ -41,10 +41,12 @@ const inProcessIdleMs = 1000;
 
 /**
  * The client through which the Lock and Election services run the same
- * recipes the CLI uses (style.md §6), connected to this member's own client
- * URL over loopback, as etcd's v3client does in-process. It is opened on
- * first use and closed when no request has used it for a moment, so a
- * stopped member leaves no reconnecting streams behind.
+ * recipes the CLI uses (style.md §6), connected to this member's own
+ * services through a private socket (server.internalEndpoint: no TLS, no
+ * listen URL involved, reachable only by the member's own user), as etcd's
+ * v3client does in-process. It is opened on first use and closed when no
+ * request has used it for a moment, so a stopped member leaves no
+ * reconnecting streams behind.
  */
 export class InProcessClient {
   private client: Promise<Client> | undefined;
@@ -61,7 +63,7 @@ export class InProcessClient {
     call.on('cancelled', onCancel);
     try {
       // Connecting lazily (dial timeout 0) cannot fail; concurrent first calls share one client.
-      this.client ??= Client.connect({ endpoints: [loopbackEndpoint(this.server)], dialTimeoutMs: 0 });
+      this.client ??= Client.connect({ endpoints: [this.server.internalEndpoint ?? loopbackEndpoint(this.server)], dialTimeoutMs: 0 });
       return await fn(await this.client, controller.signal);
     } finally {
       call.off('cancelled', onCancel);
@@ -86,7 +88,7 @@ export interface CancellableCall {
   off(event: 'cancelled', listener: () => void): unknown;
 }
 
-/** This member's first client URL, with a wildcard host replaced by loopback. */
+/** This member's first client URL, with a wildcard host replaced by loopback (for a member run without main.ts's private socket). */
 export function loopbackEndpoint(server: EtcdServer): string {
   const url = server.config.listenClientUrls[0];
   if (url === undefined) throw new Error('the member has no client URL');

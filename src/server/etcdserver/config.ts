@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import * as limits from '../constants.js';
 import { parseGoDurationMs, parseRetention } from './compactor.js';
+import { TlsConfigError, buildTlsProtocol, isSecureScheme, tlsInfoEmpty, type TlsInfo, type TlsProtocol } from '../tls/tls-info.js';
 
 /**
  * A member's configuration: etcd's flag names and meanings (etcd 3.4
@@ -37,11 +38,45 @@ export interface ServerConfig {
   watchProgressNotifyIntervalMs: number;
   /** Seed for the Raft election PRNG; tests pin it, production draws it from crypto. */
   raftSeed?: bigint;
+  /** TLS of the client port (--cert-file, ...) and of the peer port (--peer-cert-file, ...). */
+  clientTls: TlsInfo;
+  peerTls: TlsInfo;
+  /** --auto-tls / --peer-auto-tls: a self-signed certificate made at start, unless a certificate is given. */
+  clientAutoTls: boolean;
+  peerAutoTls: boolean;
+  /** --self-signed-cert-validity, in years. */
+  selfSignedCertValidityYears: number;
+  /** --cipher-suites, --tls-min-version, --tls-max-version (both sides). */
+  tlsProtocol: TlsProtocol;
+}
+
+/** The TLS flags as etcd names them (etcdmain/config.go), all optional. */
+export interface RawTlsFlags {
+  certFile?: string;
+  keyFile?: string;
+  trustedCaFile?: string;
+  clientCertAuth?: boolean;
+  clientCrlFile?: string;
+  clientCertAllowedHostname?: string;
+  autoTls?: boolean;
+  peerCertFile?: string;
+  peerKeyFile?: string;
+  peerTrustedCaFile?: string;
+  peerClientCertAuth?: boolean;
+  peerCrlFile?: string;
+  peerCertAllowedCn?: string;
+  peerCertAllowedHostname?: string;
+  peerAutoTls?: boolean;
+  peerSkipClientSanVerification?: boolean;
+  selfSignedCertValidity?: number;
+  cipherSuites?: string;
+  tlsMinVersion?: string;
+  tlsMaxVersion?: string;
 }
 
 export class ConfigError extends Error {}
 
-export interface RawServerFlags {
+export interface RawServerFlags extends RawTlsFlags {
   name: string;
   dataDir?: string;
   walDir?: string;
@@ -81,7 +116,8 @@ export function parseUrlList(flag: string, value: string): URL[] {
     if (url.protocol !== 'http:' && url.protocol !== 'https:' && url.protocol !== 'unix:' && url.protocol !== 'unixs:') {
       throw new ConfigError(`--${flag}: URL scheme must be http, https, unix, or unixs: ${text}`);
     }
-    if ((url.protocol === 'http:' || url.protocol === 'https:') && url.port === '') {
+    // Go's net.SplitHostPort on the authority as written: the URL parser drops a default port (http://h:80).
+    if (!/:\d*$/.test(text.replace(/^[a-z]+:\/\//i, '').split(/[/?#]/)[0]!)) {
       throw new ConfigError(`--${flag}: URL address does not have the form "host:port": ${text}`);
     }
     if (url.pathname !== '/' && url.pathname !== '') {
@@ -154,7 +190,9 @@ export function buildServerConfig(raw: RawServerFlags): ServerConfig {
   if (raw.snapshotCount <= 0) throw new ConfigError('--snapshot-count must be positive');
   if (raw.snapshotCatchUpEntries !== undefined && raw.snapshotCatchUpEntries <= 0) throw new ConfigError('--experimental-snapshot-catchup-entries must be positive');
   const dataDir = raw.dataDir !== undefined && raw.dataDir !== '' ? raw.dataDir : `${raw.name}.etcd`;
+  const tls = buildTlsConfig(raw, listenClientUrls, listenPeerUrls);
   return {
+    ...tls,
     name: raw.name,
     dataDir,
     walDir: raw.walDir !== undefined && raw.walDir !== '' ? raw.walDir : join(dataDir, 'member', 'wal'),
@@ -179,6 +217,71 @@ export function buildServerConfig(raw: RawServerFlags): ServerConfig {
     watchProgressNotifyIntervalMs,
     logLevel,
   };
+}
+
+/**
+ * The TLS half of the configuration, checked as etcd checks it at start: a
+ * TLS listen URL needs a certificate and key (or auto TLS), a certificate
+ * needs its key, and the protocol flags must agree. Never a silent
+ * downgrade: an https:// or unixs:// URL that cannot be served over TLS stops
+ * the member here.
+ */
+export function buildTlsConfig(raw: RawTlsFlags, listenClientUrls: URL[], listenPeerUrls: URL[]): Pick<ServerConfig,
+  'clientTls' | 'peerTls' | 'clientAutoTls' | 'peerAutoTls' | 'selfSignedCertValidityYears' | 'tlsProtocol'> {
+  const clientTls: TlsInfo = {
+    certFile: raw.certFile ?? '',
+    keyFile: raw.keyFile ?? '',
+    trustedCaFile: raw.trustedCaFile ?? '',
+    clientCertAuth: raw.clientCertAuth ?? false,
+    crlFile: raw.clientCrlFile ?? '',
+    allowedCn: '',
+    allowedHostname: raw.clientCertAllowedHostname ?? '',
+    checkClientSan: false,
+    selfSigned: false,
+  };
+  const peerTls: TlsInfo = {
+    certFile: raw.peerCertFile ?? '',
+    keyFile: raw.peerKeyFile ?? '',
+    trustedCaFile: raw.peerTrustedCaFile ?? '',
+    clientCertAuth: raw.peerClientCertAuth ?? false,
+    crlFile: raw.peerCrlFile ?? '',
+    allowedCn: raw.peerCertAllowedCn ?? '',
+    allowedHostname: raw.peerCertAllowedHostname ?? '',
+    checkClientSan: !(raw.peerSkipClientSanVerification ?? false),
+    selfSigned: false,
+  };
+  // Auto TLS is asked for here and ignored (with etcd's warning, at start) when certificates are given.
+  const clientAutoTls = raw.autoTls ?? false;
+  const peerAutoTls = raw.peerAutoTls ?? false;
+  for (const [info, flags] of [[clientTls, ['cert-file', 'key-file']], [peerTls, ['peer-cert-file', 'peer-key-file']]] as const) {
+    if (!tlsInfoEmpty(info) && (info.certFile === '' || info.keyFile === '')) {
+      throw new ConfigError(`--${flags[0]} and --${flags[1]} must both be given (KeyFile and CertFile must both be present[key: ${info.keyFile}, cert: ${info.certFile}])`);
+    }
+    if (info.allowedCn !== '' && info.allowedHostname !== '') {
+      throw new ConfigError(`AllowedCN and AllowedHostname are mutually exclusive (cn=${JSON.stringify(info.allowedCn)}, hostname=${JSON.stringify(info.allowedHostname)})`);
+    }
+  }
+  for (const url of listenClientUrls) {
+    if (isSecureScheme(url) && tlsInfoEmpty(clientTls) && !clientAutoTls) {
+      throw new ConfigError(`TLS key/cert (--cert-file, --key-file) must be provided for client url ${urlText(url)} with HTTPS scheme`);
+    }
+  }
+  for (const url of listenPeerUrls) {
+    if (isSecureScheme(url) && tlsInfoEmpty(peerTls) && !peerAutoTls) {
+      throw new ConfigError(`cannot listen on TLS for ${url.host}: KeyFile and CertFile are not presented (give --peer-cert-file and --peer-key-file, or --peer-auto-tls)`);
+    }
+  }
+  const validity = raw.selfSignedCertValidity ?? 1;
+  if (!Number.isInteger(validity) || validity < 1) throw new ConfigError(`--self-signed-cert-validity must be a positive number of years, not ${validity}`);
+  const cipherSuites = (raw.cipherSuites ?? '').split(',').map((c) => c.trim()).filter((c) => c !== '');
+  let tlsProtocol: TlsProtocol;
+  try {
+    tlsProtocol = buildTlsProtocol(cipherSuites, raw.tlsMinVersion ?? '', raw.tlsMaxVersion ?? '');
+  } catch (err) {
+    if (err instanceof TlsConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
+  return { clientTls, peerTls, clientAutoTls, peerAutoTls, selfSignedCertValidityYears: validity, tlsProtocol };
 }
 
 export function backendPath(config: Pick<ServerConfig, 'dataDir'>): string {

@@ -5,7 +5,7 @@ import type { LeaseKeepAliveRequest, LeaseKeepAliveResponse, LeaseTimeToLiveRequ
 import type { MembersResponse } from '../../proto/gen/etcdtspb/peer.js';
 import { ConfState, MessageType, type Message } from '../../proto/gen/etcdtspb/raft.js';
 import { PeerTransport } from '../transport/transport.js';
-import type { PeerHandler } from '../transport/transport-interface.js';
+import type { PeerHandler, PeerTransportOptions } from '../transport/transport-interface.js';
 import { Backend } from '../mvcc/backend.js';
 import { readU64 } from '../mvcc/kvstore.js';
 import { memberToWire, type MemberInfo } from '../membership/cluster.js';
@@ -34,7 +34,7 @@ export class Peering implements PeerHandler, RaftTransport {
   private readonly outgoingCopies = new Map<bigint, string>();
   private snapshotSeq = 0;
 
-  constructor(private readonly server: EtcdServer) {
+  constructor(private readonly server: EtcdServer, tls: Pick<PeerTransportOptions, 'tls' | 'channelCredentials'> = {}) {
     this.transport = new PeerTransport({
       memberId: server.memberId,
       clusterId: server.clusterId,
@@ -52,6 +52,7 @@ export class Peering implements PeerHandler, RaftTransport {
           server.onRemoved?.();
         },
         errorToStatus: (err) => wireErrorOf(err),
+        ...tls,
       },
     });
   }

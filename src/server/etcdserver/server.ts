@@ -3,6 +3,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { ChannelCredentials } from '@grpc/grpc-js';
 import { InternalRaftRequest } from '../../proto/gen/etcdtspb/internal.js';
 import { encodeInternalPut } from '../../proto/fast/codecs.js';
 import { ConfChange, ConfChangeType, ConfState, EntryType, type Entry, type HardState, type Snapshot } from '../../proto/gen/etcdtspb/raft.js';
@@ -133,6 +134,14 @@ export class EtcdServer implements StateMachine {
   forwardLeaseTimeToLive: ((leader: bigint, r: LeaseTimeToLiveRequest) => Promise<LeaseTimeToLiveResponse>) | undefined;
   /** Whether the peer transport has a healthy connection with a member (set once the transport runs). */
   peerActive: (id: bigint) => boolean = (id) => id === this.memberId;
+  /**
+   * Where this member's own services answer without TLS or a listen URL: a
+   * private socket for the in-process client of the Lock and Election
+   * services (set once the client listeners run).
+   */
+  internalEndpoint: string | undefined;
+  /** Credentials to dial another member's https:// client URL (set from the client TLS flags). */
+  clientChannelCredentials: (() => ChannelCredentials) | undefined;
   /** Counters the metrics endpoint will read. */
   readonly counters = { proposalsApplied: 0, proposalsFailed: 0, applyBatches: 0 };
 
@@ -631,7 +640,10 @@ export class EtcdServer implements StateMachine {
     if (url === undefined) throw new NotLeaderError();
     const { credentials, Metadata } = await import('@grpc/grpc-js');
     const { ClusterClient } = await import('../../proto/gen/etcdserverpb/rpc.js');
-    const client = new ClusterClient(url.replace(/^https?:\/\//, ''), credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+    const secure = url.startsWith('https://');
+    if (secure && this.clientChannelCredentials === undefined) throw new Error(`cannot forward to ${url}: no client TLS credentials`);
+    const channelCredentials = secure ? this.clientChannelCredentials!() : credentials.createInsecure();
+    const client = new ClusterClient(url.replace(/^https?:\/\//, ''), channelCredentials, { 'grpc.use_local_subchannel_pool': 1 });
     try {
       const resp = await new Promise<{ members: Array<{ ID: bigint }> }>((resolve, reject) => {
         client.memberPromote({ ID: id }, new Metadata(), { deadline: Date.now() + this.requestTimeoutMs }, (err, r) => {

@@ -51,7 +51,7 @@ export interface TransportEnv {
   readonly logger: TransportLogger;
   readonly settings: Settings;
   readonly channelOptions: ChannelOptions;
-  readonly channelCredentials: ChannelCredentials | undefined;
+  readonly channelCredentials: (() => ChannelCredentials) | undefined;
   header(to: bigint): PeerHeader;
   counters(id: bigint): PeerCounters;
   status(id: bigint): PeerStatus;

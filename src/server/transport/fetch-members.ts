@@ -13,7 +13,7 @@ export interface FetchMembersOptions {
   clusterId?: bigint;
   /** Deadline per URL. */
   timeoutMs?: number;
-  channelCredentials?: ChannelCredentials;
+  channelCredentials?: () => ChannelCredentials;
 }
 
 /**

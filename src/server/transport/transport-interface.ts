@@ -5,7 +5,8 @@
  * Declared here, by the transport, so that the transport depends on nothing
  * of the member (style.md §13).
  */
-import type { ChannelCredentials, ServerCredentials } from '@grpc/grpc-js';
+import type { ChannelCredentials } from '@grpc/grpc-js';
+import type { TlsCredentials } from '../tls/tls-credentials.js';
 import type {
   LeaseKeepAliveRequest,
   LeaseKeepAliveResponse,
@@ -95,12 +96,17 @@ export interface PeerTransportOptions extends PeerReports {
    */
   errorToStatus?: (err: unknown) => WireStatus;
   /**
-   * TLS for https:// listen URLs and https:// peer URLs (built from the
-   * --peer-* TLS flags once they exist). Without them, an https:// URL is
-   * refused with TransportConfigError; http:// URLs never use them.
+   * TLS for https:// listen URLs (the --peer-* TLS flags). Without it, an
+   * https:// listen URL is refused with TransportConfigError; http:// URLs
+   * never use it.
    */
-  serverCredentials?: ServerCredentials;
-  channelCredentials?: ChannelCredentials;
+  tls?: TlsCredentials;
+  /**
+   * Credentials to dial https:// peer URLs with, asked for at each new
+   * connection so that rotated certificates are used. Without them, an
+   * https:// peer URL is refused with TransportConfigError.
+   */
+  channelCredentials?: () => ChannelCredentials;
 }
 
 export interface PeerTransportConfig {

@@ -1,6 +1,5 @@
 import assert from 'node:assert';
-import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
-import { Client, Metadata, Server, ServerCredentials, status as Status, type ServiceError } from '@grpc/grpc-js';
+import { Client, Metadata, status as Status, type ServiceError } from '@grpc/grpc-js';
 import {
   LeaseKeepAliveRequest,
   LeaseKeepAliveResponse,
@@ -20,7 +19,6 @@ import {
   refusalOf,
 } from './errors.js';
 import { fetchMembers } from './fetch-members.js';
-import { widenHttp2Windows } from './http2-windows.js';
 import { clusterIdMetadataKey, defaultErrorToStatus, fromMetadataKey, peerServiceImpl } from './inbound.js';
 import { newPeerCounters, type PeerCounters } from './peer-counters.js';
 import type { InboundEnv } from './peer-check.js';
@@ -29,17 +27,13 @@ import { PeerStatus } from './peer-status.js';
 import { SnapshotSender, type SnapshotSource } from './snapshot-sender.js';
 import type { PeerHandler, PeerReports, PeerTransportConfig, TransportLogger } from './transport-interface.js';
 import { unaryCall, type Codec } from './unary.js';
-import { channelCredentialsFor, channelOptions, hostPort, parsePeerUrl, paths, peerServiceDefinition, serverOptions } from './wire.js';
+import { channelCredentialsFor, channelOptions, hostPort, parsePeerUrl, paths, peerServiceDefinition } from './wire.js';
 import { peerMessageBytesMax } from './limits.js';
-import { GrpcServer as OwnGrpcServer, type ServiceDefinition as OwnServiceDefinition } from '../api/grpc-server/server.js';
-
-/** The server behind plain peer listeners (env ETCDTS_PEER_GRPC_SERVER): ours by default, or grpc-js's. */
-export function peerGrpcServerFromEnv(env: NodeJS.ProcessEnv = process.env): 'etcdts' | 'grpc-js' {
-  const value = env['ETCDTS_PEER_GRPC_SERVER'];
-  if (value === undefined || value === '' || value === 'etcdts') return 'etcdts';
-  if (value === 'grpc-js') return 'grpc-js';
-  throw new TransportConfigError(`ETCDTS_PEER_GRPC_SERVER must be "etcdts" or "grpc-js", not ${JSON.stringify(value)}`);
-}
+import { GrpcServer, type ServiceDefinition } from '../api/grpc-server/server.js';
+import { MemberListener, groupListenUrls } from '../listen/listener.js';
+import { peerConnectionsMax } from '../listen/limits.js';
+import { isSecureScheme } from '../tls/tls-info.js';
+import type { TlsCredentials } from '../tls/tls-credentials.js';
 
 const silent: TransportLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -63,7 +57,7 @@ export class PeerTransport {
   private readonly settings: Settings;
   private readonly reports: PeerReports;
   private readonly listenUrls: URL[];
-  private readonly serverCredentials: ServerCredentials | undefined;
+  private readonly tls: TlsCredentials | undefined;
   private readonly env: TransportEnv;
   private readonly inboundEnv: InboundEnv;
   private readonly outbound = new Map<bigint, PeerOutbound>();
@@ -71,15 +65,12 @@ export class PeerTransport {
   private readonly peerCounters = new Map<bigint, PeerCounters>();
   private readonly snapshots = new Map<bigint, SnapshotSender>();
   private readonly rpcClients = new Map<bigint, { client: Client; href: string }>();
-  /** grpc-js's server, for https:// listeners (or all, with ETCDTS_PEER_GRPC_SERVER=grpc-js). */
-  private server: Server | undefined;
-  /** Our own gRPC server, for plain http:// listeners. */
-  private ownServer: OwnGrpcServer | undefined;
-  private readonly netListeners: NetServer[] = [];
+  /** Our own gRPC server behind every listener, plaintext and TLS; peers only, so a client flood never shares its memory budget. */
+  private server: GrpcServer | undefined;
+  private readonly listeners: MemberListener[] = [];
   private readonly ports: number[] = [];
   private state: 'new' | 'started' | 'stopped' = 'new';
   private removedReported = false;
-  private windowsWidened = false;
 
   constructor(config: PeerTransportConfig) {
     const options = config.options ?? {};
@@ -90,10 +81,10 @@ export class PeerTransport {
     this.settings = resolveSettings(options);
     this.reports = options;
     this.listenUrls = config.listenUrls;
-    this.serverCredentials = options.serverCredentials;
+    this.tls = options.tls;
     for (const url of this.listenUrls) {
       hostPort(url);
-      if (url.protocol === 'https:' && options.serverCredentials === undefined) {
+      if (isSecureScheme(url) && options.tls === undefined) {
         throw new TransportConfigError(`listen URL ${url.href} needs TLS credentials, none configured`);
       }
     }
@@ -111,79 +102,45 @@ export class PeerTransport {
   }
 
   /**
-   * Binds every listen URL, then starts the streams to the peers added so
-   * far. Plain http:// listeners run on our own gRPC server (src/server/api/
-   * grpc-server), which spends a fraction of grpc-js's CPU per message;
-   * https:// ones, and all of them with ETCDTS_PEER_GRPC_SERVER=grpc-js, on
-   * grpc-js's server.
+   * Binds every listen URL (plaintext, TLS, or both on one address, as
+   * etcd groups them), then starts the streams to the peers added so far.
    */
   async start(): Promise<void> {
     assert(this.state === 'new', 'start() once');
-    const useOwn = peerGrpcServerFromEnv() === 'etcdts';
+    const server = new GrpcServer({
+      maxReceiveMessageBytes: peerMessageBytesMax,
+      maxSendMessageBytes: peerMessageBytesMax,
+      keepaliveTimeMs: this.settings.keepaliveTimeMs,
+      keepaliveTimeoutMs: this.settings.keepaliveTimeoutMs,
+    });
+    server.addService(peerServiceDefinition as unknown as ServiceDefinition, peerServiceImpl(this.inboundEnv));
+    this.server = server;
     try {
-      for (const url of this.listenUrls) {
-        if (useOwn && url.protocol === 'http:') this.ports.push(await this.listenOwn(url));
-        else this.ports.push(await this.listenGrpcJs(url));
+      for (const group of groupListenUrls(this.listenUrls)) {
+        const listener = await MemberListener.open(group, {
+          tls: this.tls,
+          handlers: { http2: (socket) => void server.handleConnection(socket) },
+          log: this.logger,
+          connectionsMax: peerConnectionsMax,
+          role: 'peer',
+        });
+        this.listeners.push(listener);
+        this.ports.push(listener.port ?? 0);
       }
     } catch (err) {
       this.closeListeners();
       this.state = 'stopped';
       throw err;
     }
-    if (this.server !== undefined) {
-      const widened = widenHttp2Windows(this.server, 'after-bind') && this.windowsWidened;
-      if (!widened) this.logger.warn({}, 'could not widen HTTP/2 windows of the peer listener: snapshots will be slower');
-      this.windowsWidened = widened;
-    }
     this.state = 'started';
     this.logger.info({ 'local-member-id': this.memberId.toString(16), 'listen-urls': this.listenUrls.map((u) => u.href) }, 'peer transport started');
     for (const out of this.outbound.values()) out.start();
   }
 
-  /** A plain TCP listener handing every connection to our own gRPC server. */
-  private async listenOwn(url: URL): Promise<number> {
-    if (this.ownServer === undefined) {
-      this.ownServer = new OwnGrpcServer({
-        maxReceiveMessageBytes: peerMessageBytesMax,
-        maxSendMessageBytes: peerMessageBytesMax,
-        keepaliveTimeMs: this.settings.keepaliveTimeMs,
-        keepaliveTimeoutMs: this.settings.keepaliveTimeoutMs,
-      });
-      this.ownServer.addService(peerServiceDefinition as unknown as OwnServiceDefinition, peerServiceImpl(this.inboundEnv));
-    }
-    const own = this.ownServer;
-    const listener = createNetServer({ noDelay: true }, (socket) => void own.handleConnection(socket));
-    this.netListeners.push(listener);
-    return new Promise<number>((resolve, reject) => {
-      listener.once('error', reject);
-      listener.listen(url.port === '' ? 80 : Number(url.port), url.hostname.replace(/^\[|\]$/g, ''), () => {
-        listener.off('error', reject);
-        // A failed accept (EMFILE) is emitted here; unhandled, it would end the process.
-        listener.on('error', (err) => this.logger.warn({ error: err.message, url: url.href }, 'peer listener failed to accept a connection'));
-        resolve((listener.address() as AddressInfo).port);
-      });
-    });
-  }
-
-  /** A listener on grpc-js's server (every https:// one). */
-  private async listenGrpcJs(url: URL): Promise<number> {
-    if (this.server === undefined) {
-      const server = new Server(serverOptions(this.settings));
-      server.addService(peerServiceDefinition, peerServiceImpl(this.inboundEnv));
-      this.server = server;
-      this.windowsWidened = widenHttp2Windows(server, 'before-bind');
-    }
-    const server = this.server;
-    const credentials = url.protocol === 'https:' ? this.serverCredentials! : ServerCredentials.createInsecure();
-    return new Promise<number>((resolve, reject) => {
-      server.bindAsync(hostPort(url), credentials, (err, port) => (err !== null ? reject(err) : resolve(port)));
-    });
-  }
-
   private closeListeners(): void {
-    for (const l of this.netListeners) l.close();
-    this.ownServer?.forceShutdown();
+    for (const l of this.listeners) void l.close();
     this.server?.forceShutdown();
+    for (const l of this.listeners) l.destroyConnections();
   }
 
   /** Closes every stream, channel and listener; no report is made afterwards. */
@@ -196,15 +153,6 @@ export class PeerTransport {
     this.rpcClients.clear();
     this.closeListeners();
     this.logger.info({ 'local-member-id': this.memberId.toString(16) }, 'peer transport stopped');
-  }
-
-  /**
-   * Whether the windows of the grpc-js listener were widened (a test checks
-   * it, to notice a grpc-js upgrade breaking it); undefined without one (our
-   * own server sets its windows itself).
-   */
-  get http2WindowsWidened(): boolean | undefined {
-    return this.server === undefined ? undefined : this.windowsWidened;
   }
 
   /** The ports bound by start(), in listen URL order (useful with port 0). */

@@ -123,19 +123,10 @@ export function channelOptions(s: ChannelSettings): ChannelOptions {
   };
 }
 
-export function serverOptions(s: ChannelSettings): ChannelOptions {
-  return {
-    'grpc.max_receive_message_length': peerMessageBytesMax,
-    'grpc.max_send_message_length': peerMessageBytesMax,
-    'grpc.keepalive_time_ms': s.keepaliveTimeMs,
-    'grpc.keepalive_timeout_ms': s.keepaliveTimeoutMs,
-  };
-}
-
-export function channelCredentialsFor(url: URL, given: ChannelCredentials | undefined): ChannelCredentials {
+export function channelCredentialsFor(url: URL, given: (() => ChannelCredentials) | undefined): ChannelCredentials {
   if (url.protocol === 'https:') {
     if (given === undefined) throw new TransportConfigError(`peer URL ${url.href} needs TLS credentials, none configured`);
-    return given;
+    return given();
   }
   return credentials.createInsecure();
 }
