@@ -7,10 +7,11 @@ import { killAll, removeTempDirs, run, start, tempDir, waitFor } from '../suppor
 import { freePort } from '../support/ports.js';
 import { portOpen, runJs } from '../support/etcdts.js';
 import { RawKv } from '../support/raw-kv.js';
+import { overEachTransport, scheme, serverTlsFlags } from '../support/transport-mode.js';
 
 const etcdts = (...args: string[]) => run(process.execPath, [runJs, ...args], { timeoutMs: 60000 });
 
-describe('disaster recovery: snapshot save under load, destroy the cluster, restore three members', function () {
+overEachTransport('disaster recovery: snapshot save under load, destroy the cluster, restore three members', function () {
   this.timeout(300000);
   before(function () {
     if (!realEtcdAvailable()) this.skip();
@@ -50,16 +51,18 @@ describe('disaster recovery: snapshot save under load, destroy the cluster, rest
 
     const base = tempDir('dr-new-');
     const members = await Promise.all(['n1', 'n2', 'n3'].map(async (name) => ({ name, client: await freePort(), peer: await freePort(), dataDir: join(base, `${name}.etcd`) })));
-    const initialCluster = members.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',');
+    const initialCluster = members.map((m) => `${m.name}=${scheme()}://127.0.0.1:${m.peer}`).join(',');
     for (const m of members) {
       const restored = await etcdts('snapshot', 'restore', file, '--name', m.name, '--data-dir', m.dataDir, '--initial-cluster', initialCluster,
-        '--initial-cluster-token', 'restored-cluster', '--initial-advertise-peer-urls', `http://127.0.0.1:${m.peer}`);
+        '--initial-cluster-token', 'restored-cluster', '--initial-advertise-peer-urls', `${scheme()}://127.0.0.1:${m.peer}`);
       assert.equal(restored.code, 0, restored.stderr);
     }
     for (const m of members) {
-      start(process.execPath, [runJs, 'server', '--name', m.name, '--data-dir', m.dataDir, '--listen-client-urls', `http://127.0.0.1:${m.client}`,
-        '--advertise-client-urls', `http://127.0.0.1:${m.client}`, '--listen-peer-urls', `http://127.0.0.1:${m.peer}`,
-        '--initial-advertise-peer-urls', `http://127.0.0.1:${m.peer}`, '--initial-cluster', initialCluster, '--initial-cluster-token', 'restored-cluster', '--log-level', 'error']);
+      const client = `${scheme()}://127.0.0.1:${m.client}`;
+      const peer = `${scheme()}://127.0.0.1:${m.peer}`;
+      start(process.execPath, [runJs, 'server', '--name', m.name, '--data-dir', m.dataDir, '--listen-client-urls', client,
+        '--advertise-client-urls', client, '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
+        '--initial-cluster', initialCluster, '--initial-cluster-token', 'restored-cluster', '--log-level', 'error', ...serverTlsFlags()]);
     }
     await Promise.all(members.map((m) => waitFor(`${m.name} to serve`, () => portOpen(m.client), 60000)));
     for (const m of members) {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { Client } from '../../src/client/client.js';
 import { Election } from '../../src/client/concurrency/election.js';
 import { Session } from '../../src/client/concurrency/session.js';
+import { clientTlsOptions, overEachTransport } from '../support/transport-mode.js';
 import { startCluster, type Cluster } from '../support/cluster.js';
 import { killAll, removeTempDirs, waitFor } from '../support/procs.js';
 
@@ -31,13 +32,13 @@ async function putThroughFailover(client: Client, key: string, value: string): P
   }
 }
 
-describe('watch, keep-alive and observe across a member\'s death (3-member etcdts cluster)', function () {
+overEachTransport('watch, keep-alive and observe across a member\'s death (3-member etcdts cluster)', function () {
   this.timeout(300000);
   let cluster: Cluster;
 
   before(async () => {
     cluster = await startCluster({ size: 3, kind: 'etcdts' });
-    const client = await Client.connect({ endpoints: cluster.endpoints(), dialTimeoutMs: 10000 });
+    const client = await Client.connect({ endpoints: cluster.endpoints(), dialTimeoutMs: 10000, ...clientTlsOptions() });
     await waitFor('a working quorum', () => client.kv.put('ready', 'yes', { timeoutMs: 2000 }).then(() => true), 60000, 200);
     client.close();
   });
@@ -50,8 +51,8 @@ describe('watch, keep-alive and observe across a member\'s death (3-member etcdt
   it('a watcher resumes on another member without a gap or a duplicate, and a session outlives the member', async () => {
     const [m1, m2, m3] = cluster.members;
     // The watching client prefers m1; the writer never uses it.
-    const watching = await Client.connect({ endpoints: [m1!.clientUrl, m2!.clientUrl, m3!.clientUrl], dialTimeoutMs: 10000 });
-    const writer = await Client.connect({ endpoints: [m2!.clientUrl, m3!.clientUrl], dialTimeoutMs: 10000 });
+    const watching = await Client.connect({ endpoints: [m1!.clientUrl, m2!.clientUrl, m3!.clientUrl], dialTimeoutMs: 10000, ...clientTlsOptions() });
+    const writer = await Client.connect({ endpoints: [m2!.clientUrl, m3!.clientUrl], dialTimeoutMs: 10000, ...clientTlsOptions() });
     try {
       const session = await Session.create(watching, { ttl: 5 });
       const from = (await writer.kv.get('resume/')).header!.revision + 1n;
@@ -87,8 +88,8 @@ describe('watch, keep-alive and observe across a member\'s death (3-member etcdt
 
   it('an election observer keeps following the leadership after its member dies', async () => {
     const [m1, m2, m3] = cluster.members;
-    const observing = await Client.connect({ endpoints: [m1!.clientUrl, m2!.clientUrl, m3!.clientUrl], dialTimeoutMs: 10000 });
-    const voting = await Client.connect({ endpoints: [m2!.clientUrl, m3!.clientUrl], dialTimeoutMs: 10000 });
+    const observing = await Client.connect({ endpoints: [m1!.clientUrl, m2!.clientUrl, m3!.clientUrl], dialTimeoutMs: 10000, ...clientTlsOptions() });
+    const voting = await Client.connect({ endpoints: [m2!.clientUrl, m3!.clientUrl], dialTimeoutMs: 10000, ...clientTlsOptions() });
     try {
       const controller = new AbortController();
       const values: string[] = [];

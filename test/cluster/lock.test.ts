@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '../../src/client/client.js';
+import { clientTlsOptions, overEachTransport } from '../support/transport-mode.js';
 import { startCluster, type Cluster, type ServerKind } from '../support/cluster.js';
 import { runJs } from '../support/etcdts.js';
 import { killAll, removeTempDirs, start, tempDir, waitFor, type Spawned } from '../support/procs.js';
@@ -32,7 +33,7 @@ function lines(file: string): string[] {
 }
 
 for (const kind of kinds) {
-  describe(`lock on a 3-member ${kind} cluster`, function () {
+  overEachTransport(`lock on a 3-member ${kind} cluster`, function () {
     this.timeout(300000);
     let cluster: Cluster;
     let dir: string;
@@ -41,7 +42,7 @@ for (const kind of kinds) {
       if (kind === 'etcd' && !realEtcdAvailable()) this.skip();
       cluster = await startCluster({ size: 3, kind });
       dir = tempDir('lock-cluster-');
-      const client = await Client.connect({ endpoints: cluster.endpoints(), dialTimeoutMs: 10000 });
+      const client = await Client.connect({ endpoints: cluster.endpoints(), dialTimeoutMs: 10000, ...clientTlsOptions() });
       // The cluster is ready once a write commits.
       await waitFor('a working quorum', () => client.kv.put('ready', 'yes', { timeoutMs: 2000 }).then(() => true), 60000, 200);
       client.close();
@@ -86,7 +87,7 @@ for (const kind of kinds) {
       const [, holderToken, holderKey] = lines(file)[0]!.split(' ');
       const otherEndpoints = others.map((m) => m.clientUrl);
       const waiter = lock(['lost', '--endpoints', otherEndpoints.join(','), '--', 'sh', '-c', `echo "B $ETCD_LOCK_REV" >> ${file}`]);
-      const client = await Client.connect({ endpoints: otherEndpoints, dialTimeoutMs: 10000 });
+      const client = await Client.connect({ endpoints: otherEndpoints, dialTimeoutMs: 10000, ...clientTlsOptions() });
       try {
         await waitFor('the waiter queued', async () => (await client.kv.get('lost/', { prefix: true, countOnly: true })).count === 2n, 60000);
         await cluster.kill(holderMember!.name);
@@ -128,7 +129,7 @@ for (const kind of kinds) {
       await waitFor('the holder runs its command', () => lines(file).length === 1, 60000);
       await cluster.kill(first.name);
       const killedAt = Date.now();
-      const client = await Client.connect({ endpoints: endpoints.slice(1), dialTimeoutMs: 10000 });
+      const client = await Client.connect({ endpoints: endpoints.slice(1), dialTimeoutMs: 10000, ...clientTlsOptions() });
       try {
         // Past the TTL with the member down, the lock must still be the holder's.
         const key = (await client.kv.get('kept/', { prefix: true })).kvs[0]!;

@@ -3,6 +3,7 @@ import { leaderOf, startCluster, reservePeerUrl, type Cluster } from '../support
 import { etcdctlBinary, realEtcdAvailable } from '../support/real-etcd.js';
 import { killAll, removeTempDirs, run, sleep, waitFor } from '../support/procs.js';
 import { RawKv } from '../support/raw-kv.js';
+import { overEachTransport } from '../support/transport-mode.js';
 
 interface Acked {
   key: string;
@@ -70,7 +71,7 @@ async function assertConverged(cluster: Cluster): Promise<void> {
   }, 60000, 250);
 }
 
-describe('Raft cluster: 3 members on loopback started with etcd\'s flags', function () {
+overEachTransport('Raft cluster: 3 members on loopback started with etcd\'s flags', function () {
   this.timeout(240000);
   before(function () {
     if (!realEtcdAvailable()) this.skip();
@@ -176,6 +177,17 @@ describe('Raft cluster: 3 members on loopback started with etcd\'s flags', funct
       acked.push({ key: `force/${i}`, value: `v${i}`, revision: resp.header!.revision });
     }
     kv.close();
+    // --force-new-cluster keeps what the chosen member has, so an operator picks an up-to-date one:
+    // a write acknowledged by a quorum may not have reached every member yet.
+    await waitFor('every member to hold the last write', async () => {
+      for (const m of cluster.members) {
+        const member = new RawKv(m.clientUrl, 3000);
+        const got = await member.range({ key: 'force/199', serializable: true }).catch(() => undefined);
+        member.close();
+        if (got?.kvs.length !== 1) return false;
+      }
+      return true;
+    }, 30000, 100);
     for (const m of cluster.members) await cluster.kill(m.name);
     const survivor = cluster.members[1]!;
     survivor.args.push('--force-new-cluster');

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { credentials, Metadata, type ClientDuplexStream } from '@grpc/grpc-js';
+import { Metadata, type ClientDuplexStream } from '@grpc/grpc-js';
 import { LeaseClient, WatchClient, type LeaseKeepAliveRequest, type LeaseKeepAliveResponse, type WatchRequest, type WatchResponse } from '../../src/proto/gen/etcdserverpb/rpc.js';
 import { leaderOf, startCluster, type Cluster } from '../support/cluster.js';
 import { killAll, removeTempDirs, sleep, waitFor } from '../support/procs.js';
 import { RawKv } from '../support/raw-kv.js';
+import { channelCredentialsFor, overEachTransport } from '../support/transport-mode.js';
 import { formatViolations, validateWatches, type CommittedRevision, type WatchStream } from '../support/lincheck/watch-check.js';
 
 /** A recorded stream in the validators' shape (revisions as numbers, events per revision). */
@@ -29,7 +30,7 @@ const grpcOptions = { 'grpc.use_local_subchannel_pool': 1 };
 
 /** Opens a watch on one member and collects every event it delivers. */
 function openWatch(url: string, key: string, rangeEnd: string, startRevision: bigint) {
-  const client = new WatchClient(target(url), credentials.createInsecure(), grpcOptions);
+  const client = new WatchClient(target(url), channelCredentialsFor(url), grpcOptions);
   const stream: ClientDuplexStream<WatchRequest, WatchResponse> = client.watch(new Metadata());
   const responses: WatchResponse[] = [];
   let broken = false;
@@ -48,7 +49,7 @@ function openWatch(url: string, key: string, rangeEnd: string, startRevision: bi
   };
 }
 
-describe('watches and leases across a 3-member cluster', function () {
+overEachTransport('watches and leases across a 3-member cluster', function () {
   this.timeout(180000);
   after(async () => {
     await killAll();
@@ -107,7 +108,7 @@ describe('watches and leases across a 3-member cluster', function () {
   });
 
   function keepAliveStream(url: string) {
-    const client = new LeaseClient(target(url), credentials.createInsecure(), grpcOptions);
+    const client = new LeaseClient(target(url), channelCredentialsFor(url), grpcOptions);
     const stream: ClientDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse> = client.leaseKeepAlive(new Metadata());
     const ttls: bigint[] = [];
     stream.on('data', (r: LeaseKeepAliveResponse) => ttls.push(r.TTL));
@@ -124,7 +125,7 @@ describe('watches and leases across a 3-member cluster', function () {
   }
 
   function grant(url: string, ttl: bigint): Promise<bigint> {
-    const client = new LeaseClient(target(url), credentials.createInsecure(), grpcOptions);
+    const client = new LeaseClient(target(url), channelCredentialsFor(url), grpcOptions);
     return new Promise((resolve, reject) => {
       client.leaseGrant({ TTL: ttl, ID: 0n }, new Metadata(), { deadline: Date.now() + 10000 }, (err, res) => {
         client.close();

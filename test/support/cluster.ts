@@ -4,6 +4,7 @@ import { kill9, start, tempDir, waitFor, type Spawned } from './procs.js';
 import { portOpen, runJs } from './etcdts.js';
 import { etcdBinary } from './real-etcd.js';
 import { RawKv } from './raw-kv.js';
+import { scheme, serverTlsFlags } from './transport-mode.js';
 
 /**
  * Multi-member clusters on loopback for tests: etcdts members (`bin/run.js
@@ -64,6 +65,7 @@ function memberArgs(m: Pick<ClusterMember, 'name' | 'dataDir' | 'clientUrl' | 'p
     '--initial-cluster-state', state,
     '--initial-cluster-token', token,
     '--log-level', logLevel,
+    ...serverTlsFlags(),
     ...extra,
   ];
 }
@@ -78,7 +80,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   for (let i = 1; i <= size; i++) {
     const clientPort = await freePort();
     const peerPort = await freePort();
-    members.push({ name: `m${i}`, clientUrl: `http://127.0.0.1:${clientPort}`, peerUrl: `http://127.0.0.1:${peerPort}`, clientPort, dataDir: join(base, `m${i}.etcd`), proc: undefined, args: [] });
+    members.push({ name: `m${i}`, clientUrl: `${scheme()}://127.0.0.1:${clientPort}`, peerUrl: `${scheme()}://127.0.0.1:${peerPort}`, clientPort, dataDir: join(base, `m${i}.etcd`), proc: undefined, args: [] });
   }
   const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
   const { bin, prefix } = command(kind);
@@ -109,7 +111,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     },
     join: async (name, peerUrl, joinCluster, extraArgs = []) => {
       const clientPort = await freePort();
-      const m: ClusterMember = { name, clientUrl: `http://127.0.0.1:${clientPort}`, peerUrl, clientPort, dataDir: join(base, `${name}.etcd`), proc: undefined, args: [] };
+      const m: ClusterMember = { name, clientUrl: `${scheme()}://127.0.0.1:${clientPort}`, peerUrl, clientPort, dataDir: join(base, `${name}.etcd`), proc: undefined, args: [] };
       m.args = memberArgs(m, joinCluster, 'existing', token, [...extra, ...extraArgs], options.logLevel);
       members.push(m);
       launch(m);
@@ -131,7 +133,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
 
 /** The peer URL a new member will use, for `member add --peer-urls` before it starts. */
 export async function reservePeerUrl(): Promise<string> {
-  return `http://127.0.0.1:${await freePort()}`;
+  return `${scheme()}://127.0.0.1:${await freePort()}`;
 }
 
 /** The name of the member that reports itself leader, waiting up to 30 s for one to be elected. */

@@ -1,4 +1,5 @@
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, type ServiceError } from '@grpc/grpc-js';
+import { channelCredentialsFor } from './transport-mode.js';
 import {
   KVClient, MaintenanceClient, CompactionRequest, DeleteRangeRequest, PutRequest, RangeRequest, TxnRequest,
   type CompactionResponse, type DeleteRangeResponse, type PutResponse, type RangeResponse, type StatusResponse, type TxnResponse,
@@ -22,8 +23,8 @@ export class RawKv {
   constructor(endpoint: string, private readonly deadlineMs = 10000) {
     const target = endpoint.replace(/^https?:\/\//, '');
     const options = { 'grpc.use_local_subchannel_pool': 1, 'grpc.max_send_message_length': 64 * 1024 * 1024 };
-    this.kv = new KVClient(target, credentials.createInsecure(), options);
-    this.maintenance = new MaintenanceClient(target, credentials.createInsecure(), options);
+    this.kv = new KVClient(target, channelCredentialsFor(endpoint), options);
+    this.maintenance = new MaintenanceClient(target, channelCredentialsFor(endpoint), options);
   }
 
   private call<Req, Res>(method: Unary<Req, Res>, self: object, req: Req): Promise<Res> {

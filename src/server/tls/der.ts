@@ -151,10 +151,9 @@ export function expectTag(element: Element | undefined, tag: number, what: strin
   return element;
 }
 
-/** An INTEGER's value as a hex string without leading zero octets (as Node prints serial numbers, lower-cased). */
+/** An INTEGER's value as lower-case hex without leading zeros (the form x509.ts compares serial numbers in). */
 export function integerHex(element: Element): string {
   expectTag(element, Tag.Integer, 'INTEGER');
   if (element.content.length === 0) throw new DerError('empty INTEGER');
-  const hex = element.content.toString('hex').replace(/^(00)+(?=.)/, '');
-  return hex;
+  return element.content.toString('hex').replace(/^0+(?=.)/, '');
 }
