@@ -84,6 +84,16 @@ Every flag can also be set through its ETCD_* environment variable (--data-dir <
     });
   }
 
+  /**
+   * One `Error: ...` line and exit code 1, as etcd stops on a bad flag. (oclif's
+   * this.error wraps long messages over several lines, which log scrapers and
+   * scripts read as separate errors.)
+   */
+  private fail(message: string): never {
+    process.stderr.write(`Error: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
+    this.exit(1);
+  }
+
   public async run(): Promise<void> {
     this.argv = Server.normalizeArgv(this.argv);
     const { flags } = await this.parse(Server);
@@ -135,7 +145,7 @@ Every flag can also be set through its ETCD_* environment variable (--data-dir <
         tlsMaxVersion: flags['tls-max-version'],
       });
     } catch (err) {
-      if (err instanceof ConfigError) this.error(err.message, { exit: 1 });
+      if (err instanceof ConfigError) this.fail(err.message);
       throw err;
     }
     const { startMember } = await import('../server/main.js');
@@ -143,7 +153,7 @@ Every flag can also be set through its ETCD_* environment variable (--data-dir <
     try {
       member = await startMember(config);
     } catch (err) {
-      this.error(`failed to start member: ${(err as Error).message}`, { exit: 1 });
+      this.fail(`failed to start member: ${(err as Error).message}`);
     }
     const shutdown = (signal: string): void => {
       member.log.info({ signal }, 'received signal; shutting down');

@@ -36,6 +36,11 @@ export interface StartOptions {
   extraArgs?: string[];
   env?: NodeJS.ProcessEnv;
   waitReady?: boolean;
+  /** URL schemes of the client and peer listeners (default http). */
+  clientScheme?: 'http' | 'https';
+  peerScheme?: 'http' | 'https';
+  /** Working directory of the server process. */
+  cwd?: string;
 }
 
 /** Waits until something accepts TCP connections on 127.0.0.1:port. */
@@ -55,20 +60,21 @@ export async function startEtcdts(options: StartOptions = {}): Promise<EtcdtsMem
   const clientPort = await freePort();
   const peerPort = await freePort();
   const dataDir = options.dataDir ?? join(tempDir('etcdts-'), `${name}.etcd`);
-  const clientUrl = `http://127.0.0.1:${clientPort}`;
-  const peerUrl = `http://127.0.0.1:${peerPort}`;
-  const args = [
-    runJs, 'server',
-    '--name', name,
-    '--data-dir', dataDir,
-    '--listen-client-urls', clientUrl,
-    '--advertise-client-urls', clientUrl,
-    '--listen-peer-urls', peerUrl,
-    '--initial-advertise-peer-urls', peerUrl,
-    '--initial-cluster', `${name}=${peerUrl}`,
-    '--log-level', 'error',
-    ...(options.extraArgs ?? []),
+  const clientUrl = `${options.clientScheme ?? 'http'}://127.0.0.1:${clientPort}`;
+  const peerUrl = `${options.peerScheme ?? 'http'}://127.0.0.1:${peerPort}`;
+  const extra = options.extraArgs ?? [];
+  const defaults: [string, string][] = [
+    ['--name', name],
+    ['--data-dir', dataDir],
+    ['--listen-client-urls', clientUrl],
+    ['--advertise-client-urls', clientUrl],
+    ['--listen-peer-urls', peerUrl],
+    ['--initial-advertise-peer-urls', peerUrl],
+    ['--initial-cluster', `${name}=${peerUrl}`],
+    ['--log-level', 'error'],
   ];
+  // A flag may be given only once: the caller's extraArgs win over these defaults.
+  const args = [runJs, 'server', ...defaults.filter(([flag]) => !extra.includes(flag)).flat(), ...extra];
   const env = { ...process.env, ...(options.env ?? {}) };
   const member: EtcdtsMember = {
     name,
@@ -77,11 +83,11 @@ export async function startEtcdts(options: StartOptions = {}): Promise<EtcdtsMem
     peerPort,
     dataDir,
     args,
-    proc: start(process.execPath, args, { env }),
+    proc: start(process.execPath, args, { env, cwd: options.cwd }),
     stop: () => kill9(member.proc),
     restart: async () => {
       await kill9(member.proc);
-      member.proc = start(process.execPath, args, { env });
+      member.proc = start(process.execPath, args, { env, cwd: options.cwd });
       await waitFor(`etcdts ${name} to listen again`, () => portOpen(clientPort), 30000, 50);
     },
   };
