@@ -142,6 +142,13 @@ describe('TLS on the client port', function () {
     await waitFor('the member to log the failed reload', () => logLines(member, 'failed to reload TLS files; keeping the previous certificate').length > 0, 10000, 50);
     const put = await etcdctl(['--endpoints', member.endpoint, '--cacert', pki.caFile, 'put', 'still', 'served']);
     assert.equal(put.stdout, 'OK\n', put.stderr);
+    // A client without a certificate of its own, as most etcd3 users connect.
+    const etcd3 = new Etcd3({ hosts: member.endpoint, credentials: { rootCertificate: read(pki.caFile) } });
+    try {
+      assert.equal(await etcd3.get('still').string(), 'served');
+    } finally {
+      etcd3.close();
+    }
   });
 
   it('--auto-tls serves a self-signed certificate kept in the data dir and reused after a restart', async () => {

@@ -41,6 +41,8 @@ export interface StartOptions {
   peerScheme?: 'http' | 'https';
   /** Working directory of the server process. */
   cwd?: string;
+  /** A command the server runs under, e.g. ['prlimit', '--nofile=400:400'] (it must exec the server, keeping its PID). */
+  wrapper?: string[];
 }
 
 /** Waits until something accepts TCP connections on 127.0.0.1:port. */
@@ -76,6 +78,10 @@ export async function startEtcdts(options: StartOptions = {}): Promise<EtcdtsMem
   // A flag may be given only once: the caller's extraArgs win over these defaults.
   const args = [runJs, 'server', ...defaults.filter(([flag]) => !extra.includes(flag)).flat(), ...extra];
   const env = { ...process.env, ...(options.env ?? {}) };
+  const wrapper = options.wrapper ?? [];
+  const launch = (): Spawned => wrapper.length === 0
+    ? start(process.execPath, args, { env, cwd: options.cwd })
+    : start(wrapper[0]!, [...wrapper.slice(1), process.execPath, ...args], { env, cwd: options.cwd });
   const member: EtcdtsMember = {
     name,
     endpoint: clientUrl,
@@ -83,11 +89,11 @@ export async function startEtcdts(options: StartOptions = {}): Promise<EtcdtsMem
     peerPort,
     dataDir,
     args,
-    proc: start(process.execPath, args, { env, cwd: options.cwd }),
+    proc: launch(),
     stop: () => kill9(member.proc),
     restart: async () => {
       await kill9(member.proc);
-      member.proc = start(process.execPath, args, { env, cwd: options.cwd });
+      member.proc = launch();
       await waitFor(`etcdts ${name} to listen again`, () => portOpen(clientPort), 30000, 50);
     },
   };
