@@ -78,6 +78,12 @@ const history = async (client: Client): Promise<void> => {
   await client.kv.put('w/zz', 'end');
 };
 const seen = (...needles: string[]) => (out: string) => needles.every((n) => out.includes(n));
+/**
+ * `last` printed after `first`: the end of the last event, so that a watch is
+ * stopped only once it printed all of it (etcdctl writes an event's lines one
+ * by one, and stopping at the key would cut its value off).
+ */
+const seenAfter = (first: string, last: string) => (out: string) => out.includes(first) && out.slice(out.indexOf(first)).includes(last);
 const watchCmd = 'echo "rev=$ETCD_WATCH_REVISION type=$ETCD_WATCH_EVENT_TYPE key=$ETCD_WATCH_KEY value=$ETCD_WATCH_VALUE"';
 
 const steps: Step[] = [
@@ -121,8 +127,8 @@ const steps: Step[] = [
   { name: 'watch --rev 1 --prefix', setup: history, args: ['watch', '--rev', '1', '--prefix', 'w/'], until: seen('w/zz\nend\n') },
   { name: 'watch --rev 1 --prefix --prev-kv', args: ['watch', '--rev', '1', '--prefix', 'w/', '--prev-kv'], until: seen('w/zz\nend\n') },
   { name: 'watch --prev-kv -w json', args: ['watch', '--rev', '1', '--prefix', 'w/', '--prev-kv', '-w', 'json'], until: seen(b64('w/zz')) },
-  { name: 'watch -w fields', args: ['watch', '--rev', '1', '--prefix', 'w/', '-w', 'fields', '--prev-kv'], until: seen('"Key" : "w/zz"') },
-  { name: 'watch --hex', args: ['watch', '--rev', '1', '--prefix', 'w/', '--hex'], until: seen('\\x77\\x2f\\x7a\\x7a') },
+  { name: 'watch -w fields', args: ['watch', '--rev', '1', '--prefix', 'w/', '-w', 'fields', '--prev-kv'], until: seenAfter('"Key" : "w/zz"', '"Lease" : 0\n') },
+  { name: 'watch --hex', args: ['watch', '--rev', '1', '--prefix', 'w/', '--hex'], until: seen('\\x77\\x2f\\x7a\\x7a\n\\x65\\x6e\\x64\n') },
   { name: 'watch a range', args: ['watch', '--rev', '1', 'w/a', 'w/c'], until: seen('DELETE\nw/a\n\n') },
   { name: 'watch a key from a revision -w protobuf', args: ['watch', '--rev', '2', 'w/b', '-w', 'protobuf'], until: seen('two words'), normalise: withoutHeader },
   {
@@ -134,7 +140,7 @@ const steps: Step[] = [
     name: 'watch with ETCDCTL_WATCH_KEY and ETCDCTL_WATCH_RANGE_END',
     args: ['watch', '--rev', '1'],
     env: { ETCDCTL_WATCH_KEY: 'w/b', ETCDCTL_WATCH_RANGE_END: 'w/d' },
-    until: seen('w/c\n'),
+    until: seen('w/c\n\x00\xff\n"\n'),
   },
   // live watch
   {
