@@ -5,14 +5,8 @@ import { DeadlineExceededError, EtcdClientError, EtcdServerError } from '../clie
 import { CliError, ExitCode } from './errors.js';
 import type { FlagSpec } from './flags/flag-spec.js';
 import { FlagParseError, parseCommandLine, type ParsedFlags } from './flags/parser.js';
-import {
-  applyEnvironment,
-  clientOptionsFromFlags,
-  debugLines,
-  globalFlagSpecs,
-  nanosToMs,
-  needsPasswordPrompt,
-} from './global-flags.js';
+import { clientOptionsWithPassword } from './auth/ask-password.js';
+import { applyEnvironment, debugLines, globalFlagSpecs, nanosToMs } from './global-flags.js';
 import { FdSink } from './output.js';
 import { createPrinter, type Printer } from './printers/index.js';
 
@@ -81,8 +75,7 @@ export abstract class EtcdCommand extends Command {
 
   /** Connects with the global flags (dial timeout, TLS, auth); the client is closed when the command ends. */
   protected async connect(flags: ParsedFlags): Promise<Client> {
-    const password = needsPasswordPrompt(flags) ? await promptPassword() : undefined;
-    const options = clientOptionsFromFlags(flags, password);
+    const options = await clientOptionsWithPassword(flags);
     const { Client } = await import('../client/client.js');
     try {
       this.client = await Client.connect(options);
@@ -130,13 +123,4 @@ export function describeError(err: unknown): { message: string; exitCode: number
   const message = err instanceof Error ? err.message : String(err);
   const exitCode = (err as { exitCode?: unknown }).exitCode;
   return { message, exitCode: typeof exitCode === 'number' && exitCode > 0 ? exitCode : ExitCode.error };
-}
-
-/** Asks for the password of --user on the terminal, without echo (etcdctl's "Password: " prompt). */
-async function promptPassword(): Promise<string> {
-  if (process.stdin.isTTY !== true) {
-    throw new CliError('password is required: use --user name:password or --password', ExitCode.error);
-  }
-  const { password } = await import('@inquirer/prompts');
-  return password({ message: 'Password:', mask: false });
 }
