@@ -80,10 +80,13 @@ export abstract class EtcdCommand extends Command {
     try {
       this.client = await Client.connect(options);
     } catch (err) {
-      // etcdctl exits with ExitBadConnection when creating its client fails,
-      // which happens when authentication fails; an unreachable cluster only
-      // shows when the request times out, and exits 1.
-      if (err instanceof EtcdServerError) throw new CliError(err.message, ExitCode.badConnection);
+      // etcdctl exits with ExitBadConnection when creating its client fails.
+      // clientv3 creates it without waiting for a connection, unless it must
+      // authenticate first: then an unreachable cluster fails too. Without
+      // credentials, an unreachable cluster only shows when the request
+      // times out, and exits 1.
+      const creating = err instanceof EtcdServerError || (options.username !== undefined && err instanceof EtcdClientError);
+      if (creating) throw new CliError(describeError(err).message, ExitCode.badConnection);
       throw err;
     }
     return this.client;
