@@ -1,6 +1,8 @@
 import { Permission_Type } from '../../proto/gen/authpb/auth.js';
 import { fromKeyEnd, prefixEnd } from '../../client/keys.js';
 import { badArgs } from '../errors.js';
+import type { FlagSpec } from '../flags/flag-spec.js';
+import type { ParsedFlags } from '../flags/parser.js';
 
 /**
  * The key ranges of `role grant-permission` and `role revoke-permission`,
@@ -16,6 +18,18 @@ export interface PermissionRange {
 }
 
 const empty = Buffer.alloc(0);
+
+/** The --prefix and --from-key flags of `role grant-permission` and `role revoke-permission`. */
+export function rangeFlagSpecs(verb: 'grant' | 'revoke'): readonly FlagSpec[] {
+  return [
+    { name: 'prefix', kind: 'bool', defaultText: 'false', description: `${verb} a prefix permission` },
+    { name: 'from-key', kind: 'bool', defaultText: 'false', description: `${verb} a permission of keys that are greater than or equal to the given key using byte compare` },
+  ];
+}
+
+export function rangeFlags(flags: ParsedFlags): { prefix: boolean; fromKey: boolean } {
+  return { prefix: flags.bool('prefix'), fromKey: flags.bool('from-key') };
+}
 
 /** clientv3.StrToPermissionType: read, write or readwrite, in any case. */
 export function parsePermissionType(text: string): Permission_Type {

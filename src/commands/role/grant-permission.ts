@@ -1,13 +1,9 @@
-import { parsePermissionType, permissionRange } from '../../cli/auth/permissions.js';
+import { parsePermissionType, permissionRange, rangeFlags, rangeFlagSpecs } from '../../cli/auth/permissions.js';
 import { EtcdCommand, oclifFlags } from '../../cli/base-command.js';
 import { badArgs } from '../../cli/errors.js';
-import type { FlagSpec } from '../../cli/flags/flag-spec.js';
 import type { ParsedFlags } from '../../cli/flags/parser.js';
 
-const grantFlagSpecs: readonly FlagSpec[] = [
-  { name: 'prefix', kind: 'bool', defaultText: 'false', description: 'grant a prefix permission' },
-  { name: 'from-key', kind: 'bool', defaultText: 'false', description: 'grant a permission of keys that are greater than or equal to the given key using byte compare' },
-];
+const grantFlagSpecs = rangeFlagSpecs('grant');
 
 export default class RoleGrantPermission extends EtcdCommand {
   static override summary = 'Grants a key to a role';
@@ -28,7 +24,7 @@ with --prefix or --from-key means every key.`;
     if (args.length < 3) throw badArgs('role grant command requires role name, permission type, and key [endkey] as its argument');
     const role = args[0]!;
     const permType = parsePermissionType(args[1]!);
-    const { key, rangeEnd } = permissionRange(args.slice(2), { prefix: flags.bool('prefix'), fromKey: flags.bool('from-key') });
+    const { key, rangeEnd } = permissionRange(args.slice(2), rangeFlags(flags));
     const printer = await this.printer(flags);
     const client = await this.connect(flags);
     const response = await client.auth.roleGrantPermission(role, permType, key, rangeEnd, this.callOptions(flags));

@@ -1,13 +1,9 @@
-import { permissionRange, revokedText } from '../../cli/auth/permissions.js';
+import { permissionRange, rangeFlags, rangeFlagSpecs, revokedText } from '../../cli/auth/permissions.js';
 import { EtcdCommand, oclifFlags } from '../../cli/base-command.js';
 import { badArgs } from '../../cli/errors.js';
-import type { FlagSpec } from '../../cli/flags/flag-spec.js';
 import type { ParsedFlags } from '../../cli/flags/parser.js';
 
-const revokeFlagSpecs: readonly FlagSpec[] = [
-  { name: 'prefix', kind: 'bool', defaultText: 'false', description: 'revoke a prefix permission' },
-  { name: 'from-key', kind: 'bool', defaultText: 'false', description: 'revoke a permission of keys that are greater than or equal to the given key using byte compare' },
-];
+const revokeFlagSpecs = rangeFlagSpecs('revoke');
 
 export default class RoleRevokePermission extends EtcdCommand {
   static override summary = 'Revokes a key from a role';
@@ -25,7 +21,7 @@ matter.`;
   protected async execute(args: string[], flags: ParsedFlags): Promise<void> {
     if (args.length < 2) throw badArgs('role revoke-permission command requires role name and key [endkey] as its argument');
     const role = args[0]!;
-    const { key, rangeEnd } = permissionRange(args.slice(1), { prefix: flags.bool('prefix'), fromKey: flags.bool('from-key') });
+    const { key, rangeEnd } = permissionRange(args.slice(1), rangeFlags(flags));
     const printer = await this.printer(flags);
     const client = await this.connect(flags);
     const response = await client.auth.roleRevokePermission(role, key, rangeEnd, this.callOptions(flags));

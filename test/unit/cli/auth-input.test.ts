@@ -13,9 +13,22 @@ function rest(bytes: BufferBytes): string {
   return Buffer.from(left).toString('utf8');
 }
 
+type Case = [input: string, password: string, left: string];
+
+/** One test per case: `read` gives the password and leaves the rest of the input unread. */
+function readsAs(read: (bytes: BufferBytes) => string, cases: readonly Case[]): void {
+  for (const [input, password, left] of cases) {
+    it(`${JSON.stringify(input)} gives ${JSON.stringify(password)} and leaves ${JSON.stringify(left)}`, () => {
+      const bytes = source(input);
+      assert.equal(read(bytes), password);
+      assert.equal(rest(bytes), left);
+    });
+  }
+}
+
 describe('passwords read from stdin (not a terminal), as etcdctl 3.4.23 reads them', () => {
   describe('a prompt reads one line (speakeasy), white space trimmed', () => {
-    const cases: Array<[input: string, password: string, left: string]> = [
+    readsAs(readPasswordLine, [
       ['p1\np1\n', 'p1', 'p1\n'],
       ['  spaced pw  \n  spaced pw\n', 'spaced pw', '  spaced pw\n'],
       ['pw\r\nnext', 'pw', 'next'],
@@ -23,18 +36,11 @@ describe('passwords read from stdin (not a terminal), as etcdctl 3.4.23 reads th
       ['\n', '', ''],
       ['', '', ''],
       ['\u00a0pw\u3000\n', 'pw', ''],
-    ];
-    for (const [input, password, left] of cases) {
-      it(`${JSON.stringify(input)} gives ${JSON.stringify(password)} and leaves ${JSON.stringify(left)}`, () => {
-        const bytes = source(input);
-        assert.equal(readPasswordLine(bytes), password);
-        assert.equal(rest(bytes), left);
-      });
-    }
+    ]);
   });
 
   describe('--interactive=false reads one word (fmt.Scanf("%s"))', () => {
-    const cases: Array<[input: string, password: string, left: string]> = [
+    readsAs(scanPasswordWord, [
       ['tok rest\n', 'tok', 'rest\n'],
       ['   lead\n', 'lead', ''],
       ['\t\tpw\nrootpw\n', 'pw', 'rootpw\n'],
@@ -44,14 +50,7 @@ describe('passwords read from stdin (not a terminal), as etcdctl 3.4.23 reads th
       ['', '', ''],
       ['a\u00a0b', 'a', 'b'],
       ['pässwörd', 'pässwörd', ''],
-    ];
-    for (const [input, password, left] of cases) {
-      it(`${JSON.stringify(input)} gives ${JSON.stringify(password)} and leaves ${JSON.stringify(left)}`, () => {
-        const bytes = source(input);
-        assert.equal(scanPasswordWord(bytes), password);
-        assert.equal(rest(bytes), left);
-      });
-    }
+    ]);
 
     it('then a prompt reads the next line: `--user root user add bob --interactive=false`', () => {
       const bytes = source('new-pw\nroot-pw\n');
