@@ -5,14 +5,8 @@ import { DeadlineExceededError, EtcdClientError, EtcdServerError } from '../clie
 import { CliError, ExitCode } from './errors.js';
 import type { FlagSpec } from './flags/flag-spec.js';
 import { FlagParseError, parseCommandLine, type ParsedFlags } from './flags/parser.js';
-import {
-  applyEnvironment,
-  clientOptionsFromFlags,
-  debugLines,
-  globalFlagSpecs,
-  nanosToMs,
-  needsPasswordPrompt,
-} from './global-flags.js';
+import { clientOptionsWithPassword } from './auth/ask-password.js';
+import { applyEnvironment, debugLines, globalFlagSpecs, nanosToMs } from './global-flags.js';
 import { FdSink } from './output.js';
 import { createPrinter, type Printer } from './printers/index.js';
 
@@ -81,16 +75,18 @@ export abstract class EtcdCommand extends Command {
 
   /** Connects with the global flags (dial timeout, TLS, auth); the client is closed when the command ends. */
   protected async connect(flags: ParsedFlags): Promise<Client> {
-    const password = needsPasswordPrompt(flags) ? await promptPassword() : undefined;
-    const options = clientOptionsFromFlags(flags, password);
+    const options = await clientOptionsWithPassword(flags);
     const { Client } = await import('../client/client.js');
     try {
       this.client = await Client.connect(options);
     } catch (err) {
-      // etcdctl exits with ExitBadConnection when creating its client fails,
-      // which happens when authentication fails; an unreachable cluster only
-      // shows when the request times out, and exits 1.
-      if (err instanceof EtcdServerError) throw new CliError(err.message, ExitCode.badConnection);
+      // etcdctl exits with ExitBadConnection when creating its client fails.
+      // clientv3 creates it without waiting for a connection, unless it must
+      // authenticate first: then an unreachable cluster fails too. Without
+      // credentials, an unreachable cluster only shows when the request
+      // times out, and exits 1.
+      const creating = err instanceof EtcdServerError || (options.username !== undefined && err instanceof EtcdClientError);
+      if (creating) throw new CliError(describeError(err).message, ExitCode.badConnection);
       throw err;
     }
     return this.client;
@@ -130,13 +126,4 @@ export function describeError(err: unknown): { message: string; exitCode: number
   const message = err instanceof Error ? err.message : String(err);
   const exitCode = (err as { exitCode?: unknown }).exitCode;
   return { message, exitCode: typeof exitCode === 'number' && exitCode > 0 ? exitCode : ExitCode.error };
-}
-
-/** Asks for the password of --user on the terminal, without echo (etcdctl's "Password: " prompt). */
-async function promptPassword(): Promise<string> {
-  if (process.stdin.isTTY !== true) {
-    throw new CliError('password is required: use --user name:password or --password', ExitCode.error);
-  }
-  const { password } = await import('@inquirer/prompts');
-  return password({ message: 'Password:', mask: false });
 }

@@ -166,16 +166,24 @@ function tlsFromFlags(flags: ParsedFlags): ClientOptions['tls'] {
   return { ca: files.cacert, cert: files.cert, key: files.key, insecureSkipVerify: skipVerify };
 }
 
-/** --user name[:password] and --password, as etcdctl reads them. */
+/**
+ * --user name[:password] and --password, as etcdctl reads them: with
+ * --password, the whole of --user is the name (colons included); without,
+ * the name ends at the first colon, and with no colon the password is the
+ * one `prompted` for. No credentials when --user is empty, and none either
+ * when the password is: clientv3 authenticates only when both are set.
+ */
 export function userFromFlags(flags: ParsedFlags, prompted: string | undefined): { username: string; password: string } | undefined {
   const user = flags.string('user');
   if (user === '') return undefined;
+  let credentials: { username: string; password: string };
   const password = flags.string('password');
-  if (password !== '') return { username: user, password };
   const colon = user.indexOf(':');
-  if (colon >= 0) return { username: user.slice(0, colon), password: user.slice(colon + 1) };
-  if (prompted === undefined) throw new CliError('password is required: use --user name:password or --password', ExitCode.error);
-  return { username: user, password: prompted };
+  if (password !== '') credentials = { username: user, password };
+  else if (colon >= 0) credentials = { username: user.slice(0, colon), password: user.slice(colon + 1) };
+  else if (prompted !== undefined) credentials = { username: user, password: prompted };
+  else throw new Error('userFromFlags: the password of --user was not asked for');
+  return credentials.username === '' || credentials.password === '' ? undefined : credentials;
 }
 
 /** The --user flag names a user without a password, so one must be asked for. */

@@ -11,12 +11,16 @@ import {
 } from '../proto/gen/etcdserverpb/rpc.js';
 import { ElectionClient } from '../proto/gen/v3electionpb/v3election.js';
 import { LockClient } from '../proto/gen/v3lockpb/v3lock.js';
+import { Auth } from './auth.js';
 import { Cluster } from './cluster.js';
 import { Endpoint, EndpointPool } from './endpoints.js';
 import {
+  AuthNotEnabledError,
+  AuthOldRevisionError,
   CanceledError,
   GrpcCode,
   InvalidAuthTokenError,
+  UserEmptyError,
   fromGrpcStatus,
   type GrpcStatusLike,
 } from './errors.js';
@@ -30,11 +34,11 @@ import { clientDefaults, type ClientOptions } from './options.js';
 
 /**
  * A client of an etcd (or etcdts) cluster: the typed sub-APIs `kv`,
- * `lease`, `maintenance` and `cluster`, `watch()` (many watchers on one
- * resumable stream), generic unary calls with failover and clientv3's
+ * `lease`, `maintenance`, `cluster` and `auth`, `watch()` (many watchers on
+ * one resumable stream), generic unary calls with failover and clientv3's
  * retry policy, and the generated service clients under `raw` for what has
- * no sub-API yet (the Lock and Election services, auth). Sessions, locks
- * and elections are in ./concurrency.
+ * no sub-API yet (the Lock and Election services). Sessions, locks and
+ * elections are in ./concurrency.
  *
  *   const client = await Client.connect({ endpoints: ['127.0.0.1:2379'] });
  *   await client.kv.put('foo', 'bar');
@@ -47,10 +51,17 @@ export class Client implements UnaryInvoker, StreamHost {
   private readonly watches: WatchManager;
   readonly maintenance: Maintenance;
   readonly cluster: Cluster;
+  readonly auth: Auth;
   readonly raw: RawClients;
   private readonly pool: EndpointPool;
   private token: string | undefined;
   private tokenRequest: Promise<string> | undefined;
+  /**
+   * The server answered Authenticate with "authentication is not enabled":
+   * calls go out without a token (as clientv3's do) until an answer says a
+   * token is needed after all.
+   */
+  private authNotEnabled = false;
 
   private constructor(readonly options: ClientOptions) {
     this.pool = new EndpointPool(options);
@@ -59,6 +70,7 @@ export class Client implements UnaryInvoker, StreamHost {
     this.watches = new WatchManager(this);
     this.maintenance = new Maintenance(this);
     this.cluster = new Cluster(this);
+    this.auth = new Auth(this);
     this.raw = new RawClients(this.pool, () => this.metadata());
   }
 
@@ -101,14 +113,15 @@ export class Client implements UnaryInvoker, StreamHost {
     for (let attempt = 1; ; attempt++) {
       const endpoint = pinned ?? (await this.pool.pickReady(deadline, options.signal));
       try {
-        if (this.options.username !== undefined && this.token === undefined) await this.authenticate(endpoint, deadline);
+        if (this.needsToken()) await this.authenticate(endpoint, deadline);
         return await this.callOnce(endpoint, method, request, deadline, options.signal, pinned !== undefined);
       } catch (raw) {
         if (!isGrpcStatus(raw)) throw raw;
         const err = fromGrpcStatus(raw);
         if (raw.code === GrpcCode.UNAVAILABLE && pinned === undefined) this.pool.rotate(endpoint);
-        if (err instanceof InvalidAuthTokenError && this.options.username !== undefined && !reauthenticated) {
+        if (shouldRefreshToken(err) && this.options.username !== undefined && !reauthenticated) {
           this.token = undefined;
+          this.authNotEnabled = false;
           reauthenticated = true;
           continue;
         }
@@ -193,7 +206,16 @@ export class Client implements UnaryInvoker, StreamHost {
     });
   }
 
-  /** Gets a token for the configured user; concurrent calls share one Authenticate request. */
+  private needsToken(): boolean {
+    return this.options.username !== undefined && this.token === undefined && !this.authNotEnabled;
+  }
+
+  /**
+   * Gets a token for the configured user; concurrent calls share one
+   * Authenticate request. A server with authentication disabled is not an
+   * error: clientv3 goes on without a token, so `--user` works against any
+   * cluster, whether authentication is enabled or not.
+   */
   private async authenticate(endpoint: Endpoint, deadline: number): Promise<void> {
     if (this.tokenRequest === undefined) {
       const request = AuthenticateRequest.fromPartial({ name: this.options.username ?? '', password: this.options.password ?? '' });
@@ -211,6 +233,9 @@ export class Client implements UnaryInvoker, StreamHost {
     }
     try {
       this.token = await this.tokenRequest;
+    } catch (err) {
+      if (!(err instanceof AuthNotEnabledError)) throw err;
+      this.authNotEnabled = true;
     } finally {
       this.tokenRequest = undefined;
     }
@@ -243,6 +268,16 @@ export class RawClients {
     if (found === undefined) throw new Error(`${endpoint} is not one of the client's endpoints`);
     return { kv: found.service(KVClient), maintenance: found.service(MaintenanceClient), cluster: found.service(ClusterClient) };
   }
+}
+
+/**
+ * clientv3's rule for getting a new token and trying again: the token is
+ * invalid or expired, it was issued before an auth change the server has
+ * since applied, or the server saw no user (authentication was enabled
+ * after this client found it disabled).
+ */
+function shouldRefreshToken(err: Error): boolean {
+  return err instanceof InvalidAuthTokenError || err instanceof AuthOldRevisionError || err instanceof UserEmptyError;
 }
 
 function isGrpcStatus(err: unknown): err is GrpcStatusLike & Error {

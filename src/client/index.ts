@@ -6,6 +6,7 @@ export type { RetryPolicy, UnaryMethod, UnaryOptions, UnaryInvoker } from './inv
 export { KV, rangeOf, rangeRequest, putRequest, txnWrites, type GetOptions, type PutOptions, type DeleteOptions, type RangeOptions } from './kv.js';
 export { Maintenance, type EndpointCallOptions } from './maintenance.js';
 export { Cluster } from './cluster.js';
+export { Auth, PermissionType, type UserAddOptions } from './auth.js';
 export { Watcher, WatchManager, WatchCompactedError, WatchCanceledByServerError, watchCreateRequest, type WatchOptions } from './watch.js';
 export { Lease, LeaseKeepAlive, type KeepAliveEnd, type KeepAliveOptions } from './lease.js';
 export { Session, Mutex, Election, SessionExpiredError, LockedError, ElectionNotLeaderError, ElectionNoLeaderError, type SessionOptions } from './concurrency/index.js';

@@ -19,6 +19,21 @@ export interface CliRun {
   stderr: string;
 }
 
+/** One command of a compatibility scenario, run by both tools. */
+export interface Step {
+  name: string;
+  args: string[];
+  input?: string | Buffer;
+  env?: Record<string, string>;
+  /**
+   * exact: everything equal. usage: etcdctl also dumps its usage text (cobra,
+   * for flag errors); the exit code and the `Error:` lines must match, and we
+   * print nothing else. prompts: passwords come from stdin; etcdctl's prompts
+   * and stty noise are left out (see withoutPasswordPrompts), the rest equal.
+   */
+  compare?: 'exact' | 'usage' | 'prompts';
+}
+
 export interface RunOptions {
   input?: string | Buffer;
   env?: Record<string, string>;
@@ -95,6 +110,38 @@ export function normaliseStderr(text: string): string {
   return deduped.map((line) => `${line}\n`).join('');
 }
 
+/**
+ * etcdctl's password prompts read stdin even when it is not a terminal, and
+ * then echo the prompt and a newline to stdout ("Password: \n", "Password of
+ * bob: \n", ...) while stty complains on stderr that stdin is no terminal.
+ * We read the same input without printing prompts nobody sees; this removes
+ * those lines from etcdctl's output so that the rest can be compared.
+ */
+export function withoutPasswordPrompts(run: CliRun): CliRun {
+  return {
+    code: run.code,
+    stdout: run.stdout.replace(/^(Password: |Password of .*: |Type password of .* again for confirmation: )\n/gm, ''),
+    stderr: run.stderr.replace(/^stty: 'standard input': Inappropriate ioctl for device\n/gm, ''),
+  };
+}
+
+/**
+ * The same for `-w protobuf` output: each ResponseHeader (field 1: cluster
+ * ID, member ID, revision, raft term as varints) becomes a marker that keeps
+ * only the revision. Headers nested deeper or absent are left alone.
+ */
+export function normaliseProtobufHeaders(text: string): string {
+  const varint = '[\\x80-\\xff]*[\\x00-\\x7f]';
+  const header = new RegExp(`\\n[\\s\\S]\\x08${varint}\\x10${varint}(?:\\x18(${varint}))?(?:\\x20${varint})?`, 'g');
+  return text.replace(header, (_all, revision: string | undefined) => `<header revision=${JSON.stringify(revision ?? '')}>`);
+}
+
 export function normalise(run: CliRun): CliRun {
   return { code: run.code, stdout: normaliseIds(run.stdout), stderr: normaliseStderr(run.stderr) };
+}
+
+/** normalise() for the output of `args`: protobuf headers too when they ask for -w protobuf. */
+export function normaliseFor(args: readonly string[], run: CliRun): CliRun {
+  const normalised = normalise(run);
+  return args.includes('protobuf') ? { ...normalised, stdout: normaliseProtobufHeaders(run.stdout) } : normalised;
 }

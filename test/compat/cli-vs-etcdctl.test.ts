@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { startEtcdts } from '../support/etcdts.js';
 import { killAll, removeTempDirs } from '../support/procs.js';
 import { realEtcdAvailable, startRealEtcd } from '../support/real-etcd.js';
-import { normalise, runEtcdctl, runOurs, type CliRun } from './cli-harness.js';
+import { authSteps } from './auth-steps.js';
+import { normalise, normaliseFor, runEtcdctl, runOurs, withoutPasswordPrompts, type CliRun, type Step } from './cli-harness.js';
 
 /**
  * The compatibility matrix: the same commands, in the same order, through
@@ -19,19 +20,6 @@ import { normalise, runEtcdctl, runOurs, type CliRun } from './cli-harness.js';
 const only = process.env.ETCDTS_COMPAT_SERVER;
 const serverKinds: Array<'etcd' | 'etcdts'> = only === 'etcd' || only === 'etcdts' ? [only] : ['etcd', 'etcdts'];
 const serverKind = serverKinds.join('+');
-
-interface Step {
-  name: string;
-  args: string[];
-  input?: string | Buffer;
-  env?: Record<string, string>;
-  /**
-   * exact: everything equal. usage: etcdctl also dumps its usage text (cobra,
-   * for flag errors); the exit code and the `Error:` lines must match, and we
-   * print nothing else.
-   */
-  compare?: 'exact' | 'usage';
-}
 
 const txnSuccess = [
   'value("foo") = "bar4"',
@@ -206,12 +194,12 @@ describe(`compatibility matrix: etcdctl and the etcdts CLI against ${serverKind}
   });
 
   /** Runs a step in every cell of the matrix; the first result is the reference (etcdctl on the first kind). */
-  const matrix = async (step: Step): Promise<Array<{ cell: string; run: CliRun }>> => {
+  const matrix = async (step: Step, on = endpoints): Promise<Array<{ cell: string; run: CliRun }>> => {
     const cells: Array<Promise<{ cell: string; run: CliRun }>> = [];
-    for (const [kind, ep] of endpoints) {
+    for (const [kind, ep] of on) {
       const env = (endpoint: string) => ({ ETCDCTL_ENDPOINTS: endpoint, ...step.env });
-      cells.push(runEtcdctl(step.args, { input: step.input, env: env(ep.etcdctl) }).then((run) => ({ cell: `etcdctl -> ${kind}`, run: normalise(run) })));
-      cells.push(runOurs(step.args, { input: step.input, env: env(ep.ours) }).then((run) => ({ cell: `etcdts CLI -> ${kind}`, run: normalise(run) })));
+      cells.push(runEtcdctl(step.args, { input: step.input, env: env(ep.etcdctl) }).then((run) => ({ cell: `etcdctl -> ${kind}`, run: normaliseFor(step.args, run) })));
+      cells.push(runOurs(step.args, { input: step.input, env: env(ep.ours) }).then((run) => ({ cell: `etcdts CLI -> ${kind}`, run: normaliseFor(step.args, run) })));
     }
     return Promise.all(cells);
   };
@@ -291,29 +279,33 @@ describe(`compatibility matrix: etcdctl and the etcdts CLI against ${serverKind}
     });
   });
 
-  describe('with authentication enabled (runs last: it changes every server)', () => {
+  describe('authentication: auth, user and role commands, --user (runs last: it changes every server)', () => {
+    /**
+     * The server kinds with an Auth service. etcdts answers every Auth call
+     * UNIMPLEMENTED until its server half lands; until then this part runs
+     * against the real etcd only (etcdctl and the etcdts CLI on it), and it
+     * never skips while a real etcd is there.
+     */
+    const withAuth = new Map<string, { etcdctl: string; ours: string }>();
+
     before(async function () {
-      for (const endpoint of [...endpoints.values()].flatMap((ep) => [ep.etcdctl, ep.ours])) {
-        const env = { ETCDCTL_ENDPOINTS: endpoint };
-        for (const args of [['user', 'add', 'root:pw'], ['role', 'add', 'root'], ['user', 'grant-role', 'root', 'root'], ['auth', 'enable']]) {
-          const r = await runEtcdctl(args, { env });
-          // A server without the Auth service yet (etcdts before its auth issue) skips this part.
-          if (r.stderr.includes('code = Unimplemented')) this.skip();
-          assert.equal(r.code, 0, r.stderr);
+      for (const [kind, ep] of endpoints) {
+        const probe = await runEtcdctl(['user', 'list'], { env: { ETCDCTL_ENDPOINTS: ep.etcdctl } });
+        if (probe.stderr.includes('code = Unimplemented')) {
+          console.log(`      (${kind} has no Auth service yet: the authentication steps run without it)`);
+          continue;
         }
+        assert.equal(probe.code, 0, probe.stderr);
+        withAuth.set(kind, ep);
       }
+      if (withAuth.size === 0) this.skip();
     });
 
-    const authSteps: Step[] = [
-      { name: 'get with --user name:password', args: ['get', 'foo', '--user', 'root:pw'] },
-      { name: 'get with --user and --password', args: ['get', 'foo', '--user', 'root', '--password', 'pw', '-w', 'json'] },
-      { name: 'put with a wrong password (exit 2)', args: ['put', 'foo', 'x', '--user', 'root:bad'] },
-      { name: 'get without a user', args: ['get', 'foo'] },
-      { name: 'get with ETCDCTL_USER', args: ['get', 'foo'], env: { ETCDCTL_USER: 'root:pw' } },
-    ];
     for (const step of authSteps) {
       it(`${step.name}: ${step.args.join(' ')}`, async () => {
-        const [reference, ...others] = await matrix(step);
+        const results = await matrix(step, withAuth);
+        const comparable = step.compare === 'prompts' ? results.map(({ cell, run }) => ({ cell, run: withoutPasswordPrompts(run) })) : results;
+        const [reference, ...others] = comparable;
         for (const { cell, run } of others) assert.deepEqual(run, reference!.run, `${cell} differs from ${reference!.cell}`);
       });
     }

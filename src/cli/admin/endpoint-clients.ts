@@ -1,9 +1,9 @@
 import type { Client } from '../../client/client.js';
 import type { ClientOptions } from '../../client/options.js';
+import { clientOptionsWithPassword } from '../auth/ask-password.js';
 import { CliError, ExitCode } from '../errors.js';
 import type { FlagSpec } from '../flags/flag-spec.js';
 import type { ParsedFlags } from '../flags/parser.js';
-import { clientOptionsFromFlags, needsPasswordPrompt } from '../global-flags.js';
 
 /**
  * Per-member commands (endpoint status/health/hashkv, defrag, move-leader)
@@ -12,9 +12,8 @@ import { clientOptionsFromFlags, needsPasswordPrompt } from '../global-flags.js'
  * time. These helpers build the client options once (asking for the
  * password once) and open a lazily connecting client per endpoint.
  */
-export async function adminClientOptions(flags: ParsedFlags): Promise<ClientOptions> {
-  const password = needsPasswordPrompt(flags) ? await promptPassword() : undefined;
-  return clientOptionsFromFlags(flags, password);
+export function adminClientOptions(flags: ParsedFlags): Promise<ClientOptions> {
+  return clientOptionsWithPassword(flags);
 }
 
 /**
@@ -71,12 +70,4 @@ export function exitQuietly(code: number): void {
 /** The message etcdctl prints for a failed per-endpoint call: the error text alone. */
 export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-async function promptPassword(): Promise<string> {
-  if (process.stdin.isTTY !== true) {
-    throw new CliError('password is required: use --user name:password or --password', ExitCode.error);
-  }
-  const { password } = await import('@inquirer/prompts');
-  return password({ message: 'Password:', mask: false });
 }

@@ -13,6 +13,9 @@ import { Printer } from './printer.js';
 import type * as admin from '../../proto/gen/etcdserverpb/rpc.js';
 import { alarmTypeName, goStringSlice } from '../admin/go-format.js';
 import type * as reports from '../admin/reports.js';
+import type * as auth from '../../proto/gen/etcdserverpb/rpc.js';
+import type { HeaderOnlyResponse } from './printer.js';
+import { permissionTypeName } from '../auth/permissions.js';
 
 /**
  * `-w fields`: one `"Name" : value` line per field, as etcdctl's
@@ -151,6 +154,47 @@ export class FieldsPrinter extends Printer {
     this.field('Revision', s.revision);
     this.field('Keys', s.totalKey);
     this.field('Size', s.totalSize);
+  }
+
+  override authChange(_confirmation: string | Uint8Array, r: HeaderOnlyResponse): void {
+    this.header(r.header);
+  }
+
+  override roleGet(_name: string, r: auth.AuthRoleGetResponse): void {
+    this.header(r.header);
+    for (const perm of r.perm) {
+      // Go's Println puts a space between `"PermType" : ` and the name: two spaces.
+      this.line(`"PermType" :  ${permissionTypeName(perm.permType)}`);
+      this.line(`"Key" : ${goQuote(perm.key)}`);
+      this.line(`"RangeEnd" : ${goQuote(perm.rangeEnd)}`);
+    }
+  }
+
+  override roleList(r: auth.AuthRoleListResponse): void {
+    this.header(r.header);
+    this.nameList('Roles', r.roles);
+  }
+
+  // etcdctl 3.4 has no fields output for users ("fields not supported as
+  // output format") nor for auth status; these follow roleList's shape.
+  override userGet(_name: string, r: auth.AuthUserGetResponse): void {
+    this.header(r.header);
+    this.nameList('Roles', r.roles);
+  }
+
+  override userList(r: auth.AuthUserListResponse): void {
+    this.header(r.header);
+    this.nameList('Users', r.users);
+  }
+
+  override authStatus(r: auth.AuthStatusResponse): void {
+    this.header(r.header);
+    this.field('Enabled', r.enabled);
+    this.field('AuthRevision', r.authRevision);
+  }
+
+  private nameList(name: string, names: readonly string[]): void {
+    this.line(`"${name}" :${names.map((n) => ` ${goQuote(n)}`).join('')}`);
   }
 
   protected header(h: ResponseHeader | undefined): void {

@@ -10,9 +10,11 @@ import type {
 import { GoJsonObject } from '../go/json.js';
 import { goJsonString } from '../go/quote.js';
 import type * as watchLease from '../../proto/gen/etcdserverpb/rpc.js';
-import { Printer } from './printer.js';
+import { Printer, type HeaderOnlyResponse } from './printer.js';
 import type * as admin from '../../proto/gen/etcdserverpb/rpc.js';
 import * as reports from '../admin/reports.js';
+import type * as auth from '../../proto/gen/etcdserverpb/rpc.js';
+import type { Permission } from '../../proto/gen/authpb/auth.js';
 
 /**
  * `-w json`: Go's json.Marshal of etcd's response structs, byte-compatible
@@ -133,6 +135,36 @@ export class JsonPrinter extends Printer {
   override snapshotStatus(s: reports.SnapshotStatus): void {
     this.line(reports.encodeSnapshotStatus(s));
   }
+
+  // The auth responses are the protobuf messages (json tags: omitempty, and
+  // authpb's own names permType and range_end).
+  override authChange(_confirmation: string | Uint8Array, r: HeaderOnlyResponse): void {
+    this.line(new GoJsonObject().message('header', encodeHeader(r.header)).toString());
+  }
+
+  override authStatus(r: auth.AuthStatusResponse): void {
+    this.line(new GoJsonObject().message('header', encodeHeader(r.header)).bool('enabled', r.enabled).int('authRevision', r.authRevision).toString());
+  }
+
+  override userGet(_name: string, r: auth.AuthUserGetResponse): void {
+    this.line(new GoJsonObject().message('header', encodeHeader(r.header)).strings('roles', r.roles).toString());
+  }
+
+  override userList(r: auth.AuthUserListResponse): void {
+    this.line(new GoJsonObject().message('header', encodeHeader(r.header)).strings('users', r.users).toString());
+  }
+
+  override roleGet(_name: string, r: auth.AuthRoleGetResponse): void {
+    this.line(new GoJsonObject().message('header', encodeHeader(r.header)).messages('perm', r.perm, encodePermission).toString());
+  }
+
+  override roleList(r: auth.AuthRoleListResponse): void {
+    this.line(new GoJsonObject().message('header', encodeHeader(r.header)).strings('roles', r.roles).toString());
+  }
+}
+
+function encodePermission(p: Permission): string {
+  return new GoJsonObject().int('permType', p.permType).bytes('key', p.key).bytes('range_end', p.rangeEnd).toString();
 }
 
 /** A clientv3 struct that embeds *ResponseHeader: the header's fields first, inline. */

@@ -8,6 +8,12 @@ import { CliError, ExitCode } from '../errors.js';
 import type * as watchLease from '../../proto/gen/etcdserverpb/rpc.js';
 import type * as admin from '../../proto/gen/etcdserverpb/rpc.js';
 import type { EndpointHashKV, EndpointHealth, EndpointStatus, SnapshotStatus } from '../admin/reports.js';
+import type * as auth from '../../proto/gen/etcdserverpb/rpc.js';
+
+/** The response of every auth change (user add, role grant-permission, auth enable, ...): a header and nothing else. */
+export interface HeaderOnlyResponse {
+  header: auth.ResponseHeader | undefined;
+}
 
 /** The output formats of etcdctl's -w / --write-out. */
 export const outputFormats = ['simple', 'json', 'fields', 'table', 'protobuf'] as const;
@@ -125,6 +131,36 @@ export abstract class Printer {
   }
 
   leaseLeases(_r: watchLease.LeaseLeasesResponse): void {
+    this.unsupported();
+  }
+
+  // Authentication (auth, user, role).
+  /**
+   * A change to users, roles or permissions. The simple and table formats
+   * print etcdctl's confirmation line; the others print the response (its
+   * header).
+   */
+  authChange(_confirmation: string | Uint8Array, _r: HeaderOnlyResponse): void {
+    this.unsupported();
+  }
+
+  authStatus(_r: auth.AuthStatusResponse): void {
+    this.unsupported();
+  }
+
+  userGet(_name: string, _r: auth.AuthUserGetResponse): void {
+    this.unsupported();
+  }
+
+  userList(_r: auth.AuthUserListResponse): void {
+    this.unsupported();
+  }
+
+  roleGet(_name: string, _r: auth.AuthRoleGetResponse): void {
+    this.unsupported();
+  }
+
+  roleList(_r: auth.AuthRoleListResponse): void {
     this.unsupported();
   }
 

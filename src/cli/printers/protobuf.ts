@@ -13,7 +13,15 @@ import {
   RangeResponse,
   TxnResponse,
 } from '../../proto/gen/etcdserverpb/rpc.js';
-import { Printer } from './printer.js';
+import { Printer, type HeaderOnlyResponse } from './printer.js';
+import {
+  AuthRoleGetResponse,
+  AuthRoleListResponse,
+  AuthStatusResponse,
+  AuthUserAddResponse,
+  AuthUserGetResponse,
+  AuthUserListResponse,
+} from '../../proto/gen/etcdserverpb/rpc.js';
 import { LeaseRevokeResponse, ResponseHeader, WatchResponse } from '../../proto/gen/etcdserverpb/rpc.js';
 import type * as watchLease from '../../proto/gen/etcdserverpb/rpc.js';
 
@@ -99,5 +107,30 @@ export class ProtobufPrinter extends Printer {
 
   override alarm(r: AlarmResponse): void {
     this.out.write(AlarmResponse.encode(r).finish());
+  }
+
+  /** Every auth change answers a message with only a header as field 1, so one encoder serves them all. */
+  override authChange(_confirmation: string | Uint8Array, r: HeaderOnlyResponse): void {
+    this.out.write(AuthUserAddResponse.encode({ header: r.header }).finish());
+  }
+
+  override authStatus(r: AuthStatusResponse): void {
+    this.out.write(AuthStatusResponse.encode(r).finish());
+  }
+
+  override userGet(_name: string, r: AuthUserGetResponse): void {
+    this.out.write(AuthUserGetResponse.encode(r).finish());
+  }
+
+  override userList(r: AuthUserListResponse): void {
+    this.out.write(AuthUserListResponse.encode(r).finish());
+  }
+
+  override roleGet(_name: string, r: AuthRoleGetResponse): void {
+    this.out.write(AuthRoleGetResponse.encode(r).finish());
+  }
+
+  override roleList(r: AuthRoleListResponse): void {
+    this.out.write(AuthRoleListResponse.encode(r).finish());
   }
 }

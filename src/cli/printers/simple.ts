@@ -11,6 +11,8 @@ import type * as watchLease from '../../proto/gen/etcdserverpb/rpc.js';
 import type * as admin from '../../proto/gen/etcdserverpb/rpc.js';
 import { alarmMemberText, goHex, goHexWidth16 } from '../admin/go-format.js';
 import * as reports from '../admin/reports.js';
+import type * as auth from '../../proto/gen/etcdserverpb/rpc.js';
+import { grantsRead, grantsWrite, permissionText } from '../auth/permissions.js';
 
 /**
  * etcdctl's default output (printer_simple.go): keys and values as raw bytes,
@@ -131,6 +133,37 @@ export class SimplePrinter extends Printer {
 
   override snapshotStatus(s: reports.SnapshotStatus): void {
     for (const line of reports.simpleLines(reports.snapshotStatusTable(s))) this.line(line);
+  }
+
+  override authChange(confirmation: string | Uint8Array): void {
+    this.line(confirmation);
+  }
+
+  override authStatus(r: auth.AuthStatusResponse): void {
+    this.line(`Authentication Status: ${r.enabled}`);
+    this.line(`AuthRevision: ${r.authRevision}`);
+  }
+
+  override userGet(name: string, r: auth.AuthUserGetResponse): void {
+    this.line(`User: ${name}`);
+    this.line(`Roles:${r.roles.map((role) => ` ${role}`).join('')}`);
+  }
+
+  override userList(r: auth.AuthUserListResponse): void {
+    for (const user of r.users) this.line(user);
+  }
+
+  /** Read permissions, then write permissions (a readwrite one under both), one per line after a tab. */
+  override roleGet(name: string, r: auth.AuthRoleGetResponse): void {
+    this.line(`Role ${name}`);
+    this.line('KV Read:');
+    for (const perm of r.perm) if (grantsRead(perm.permType)) this.line(Buffer.concat([Buffer.from('\t'), permissionText(perm)]));
+    this.line('KV Write:');
+    for (const perm of r.perm) if (grantsWrite(perm.permType)) this.line(Buffer.concat([Buffer.from('\t'), permissionText(perm)]));
+  }
+
+  override roleList(r: auth.AuthRoleListResponse): void {
+    for (const role of r.roles) this.line(role);
   }
 
   private responseOp(op: ResponseOp): void {

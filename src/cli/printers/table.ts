@@ -13,6 +13,10 @@ import { hexEscape } from './simple.js';
 import type * as admin from '../../proto/gen/etcdserverpb/rpc.js';
 import { alarmTypeName, goHex } from '../admin/go-format.js';
 import * as reports from '../admin/reports.js';
+import type * as auth from '../../proto/gen/etcdserverpb/rpc.js';
+import type { Permission } from '../../proto/gen/authpb/auth.js';
+import { fromKeyEnd } from '../../client/keys.js';
+import { isOpenEnded, isPrefixRange, permissionTypeName } from '../auth/permissions.js';
 
 /**
  * `-w table`, for people rather than scripts. etcdctl 3.4 refuses table
@@ -84,6 +88,40 @@ export class TablePrinter extends Printer {
   /** etcdctl 3.4 has no alarm table; one row per alarm. */
   override alarm(r: admin.AlarmResponse): void {
     this.adminTable({ head: ['member ID', 'alarm'], rows: r.alarms.map((a) => [goHex(a.memberID), alarmTypeName(a.alarm)]) });
+  }
+
+  // etcdctl 3.4 prints no tables for auth commands; these are ours.
+  override authChange(confirmation: string | Uint8Array): void {
+    this.line(confirmation);
+  }
+
+  override authStatus(r: auth.AuthStatusResponse): void {
+    this.render(['ENABLED', 'AUTH REVISION'], [[String(r.enabled), r.authRevision.toString()]]);
+  }
+
+  override userGet(name: string, r: auth.AuthUserGetResponse): void {
+    this.render(['USER', 'ROLES'], [[name, r.roles.join(', ')]]);
+  }
+
+  override userList(r: auth.AuthUserListResponse): void {
+    this.render(['USER'], r.users.map((u) => [u]));
+  }
+
+  /** One row per permission, its keys in words: a key, a range, a prefix, from a key on, every key. */
+  override roleGet(name: string, r: auth.AuthRoleGetResponse): void {
+    this.line(`Role ${name}`);
+    this.render(['PERMISSION', 'KEYS'], r.perm.map((p) => [permissionTypeName(p.permType), this.permissionKeys(p)]));
+  }
+
+  override roleList(r: auth.AuthRoleListResponse): void {
+    this.render(['ROLE'], r.roles.map((role) => [role]));
+  }
+
+  private permissionKeys(p: Permission): string {
+    if (p.rangeEnd.length === 0) return this.display(p.key);
+    if (isOpenEnded(p)) return p.key.equals(fromKeyEnd) ? 'every key' : `from ${this.display(p.key)} on`;
+    if (isPrefixRange(p)) return `prefix ${this.display(p.key)}`;
+    return `[${this.display(p.key)}, ${this.display(p.rangeEnd)})`;
   }
 
   private adminTable(table: reports.Table): void {
