@@ -46,6 +46,10 @@ Every flag can also be set through its ETCD_* environment variable (--data-dir <
     'log-outputs': Flags.string({ description: 'Accepted for etcd compatibility; logs go to stderr.', default: 'default', env: 'ETCD_LOG_OUTPUTS' }),
     'enable-v2': Flags.boolean({ description: 'Accepted for etcd compatibility; the v2 API is not served.', default: false, env: 'ETCD_ENABLE_V2' }),
     debug: Flags.boolean({ description: 'Enable debug-level logging.', default: false, env: 'ETCD_DEBUG' }),
+    // ---- authentication ----
+    'auth-token': Flags.string({ description: "Specify auth token specific options: 'simple', or 'jwt,sign-method=ES256|RS256|PS256|EdDSA|...,priv-key=<file>,pub-key=<file>,ttl=5m'.", default: 'simple', env: 'ETCD_AUTH_TOKEN' }),
+    'auth-token-ttl': Flags.integer({ description: 'The lifetime in seconds of a simple auth token since its last use.', default: limits.authTokenTtlSecondsDefault, env: 'ETCD_AUTH_TOKEN_TTL' }),
+    'bcrypt-cost': Flags.integer({ description: `Specify bcrypt algorithm cost factor for auth password hashing (${limits.bcryptCostMin}-${limits.bcryptCostMax}).`, default: limits.bcryptCostDefault, env: 'ETCD_BCRYPT_COST' }),
   };
 
   /** Turns etcd's `--flag=true|false` forms of boolean flags into what oclif parses. */
@@ -89,6 +93,10 @@ Every flag can also be set through its ETCD_* environment variable (--data-dir <
         autoCompactionRetention: flags['auto-compaction-retention'],
         watchProgressNotifyInterval: flags['experimental-watch-progress-notify-interval'],
         logLevel: flags.debug ? 'debug' : flags['log-level'],
+        // ---- authentication ----
+        authToken: flags['auth-token'],
+        authTokenTtl: flags['auth-token-ttl'],
+        bcryptCost: flags['bcrypt-cost'],
       });
     } catch (err) {
       if (err instanceof ConfigError) this.error(err.message, { exit: 1 });

@@ -1,10 +1,11 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { Server as GrpcServer, ServerCredentials } from '@grpc/grpc-js';
-import { KVService, MaintenanceService, ClusterService, LeaseService } from '../../proto/gen/etcdserverpb/rpc.js';
+import { KVService, MaintenanceService, ClusterService, LeaseService, AuthService } from '../../proto/gen/etcdserverpb/rpc.js';
 import type { EtcdServer } from '../etcdserver/server.js';
 import { grpcOverheadBytes, responseBytesMax } from '../constants.js';
 import { kvService } from './kv-service.js';
+import { authService } from './auth-service.js';
 import { maintenanceService } from './maintenance-service.js';
 import { clusterService } from './cluster-service.js';
 import { WatchService, watchService } from './watch-service.js';
@@ -54,6 +55,7 @@ export async function startClientListeners(server: EtcdServer, urls: URL[]): Pro
     [WatchService, watchService(server) as unknown as UntypedServiceImplementation],
     [LockService, lockService(server) as unknown as UntypedServiceImplementation],
     [ElectionService, electionService(server) as unknown as UntypedServiceImplementation],
+    [AuthService, authService(server) as unknown as UntypedServiceImplementation],
   ];
   const maxReceive = server.config.maxRequestBytes + grpcOverheadBytes;
   let grpc: EtcdtsGrpcServer | GrpcServer;
