@@ -14,8 +14,11 @@ export function authService(server: EtcdServer): AuthServer {
     authEnable: unary(async (_r, call) => finish(server, await server.propose({ authEnable: {} }, await auth.authInfo(call)))),
     authDisable: unary(async (_r, call) => finish(server, await server.propose({ authDisable: {} }, await auth.authInfo(call)))),
     authStatus: unary(async () => auth.status()),
-    // The password is the credential here: a token in the call is not looked at.
-    authenticate: unary(async (r, call) => auth.authenticate(r, call.getPeer())),
+    authenticate: unary(async (r, call) => {
+      // As etcd: a call that carries a token must carry a valid one, Authenticate included.
+      await auth.authInfo(call);
+      return auth.authenticate(r, call.getPeer());
+    }),
     userAdd: unary(async (r, call) => finish(server, await auth.userAdd(r, await auth.authInfo(call)))),
     userGet: unary(async (r, call) => auth.userGet(r.name, await auth.authInfo(call))),
     userList: unary(async (_r, call) => auth.userList(await auth.authInfo(call))),

@@ -5,6 +5,7 @@ import { ForwardedError } from '../operating-error.js';
 import * as lease from '../lease/errors.js';
 import * as membership from '../membership/errors.js';
 import * as auth from '../auth/errors.js';
+import { goCodeNames } from '../../client/errors.js';
 
 /**
  * The one table from our typed errors to etcd's wire errors: the gRPC status
@@ -101,16 +102,6 @@ export function wireErrorOf(err: unknown): WireError {
   }
   return { code: Status.UNKNOWN, message: String(err) };
 }
-
-/** grpc-go's codes.Code names, for goStatusText. */
-const goCodeNames: Record<number, string> = {
-  [Status.CANCELLED]: 'Canceled', [Status.UNKNOWN]: 'Unknown', [Status.INVALID_ARGUMENT]: 'InvalidArgument',
-  [Status.DEADLINE_EXCEEDED]: 'DeadlineExceeded', [Status.NOT_FOUND]: 'NotFound', [Status.ALREADY_EXISTS]: 'AlreadyExists',
-  [Status.PERMISSION_DENIED]: 'PermissionDenied', [Status.RESOURCE_EXHAUSTED]: 'ResourceExhausted',
-  [Status.FAILED_PRECONDITION]: 'FailedPrecondition', [Status.ABORTED]: 'Aborted', [Status.OUT_OF_RANGE]: 'OutOfRange',
-  [Status.UNIMPLEMENTED]: 'Unimplemented', [Status.INTERNAL]: 'Internal', [Status.UNAVAILABLE]: 'Unavailable',
-  [Status.DATA_LOSS]: 'DataLoss', [Status.UNAUTHENTICATED]: 'Unauthenticated',
-};
 
 /**
  * An error as grpc-go's status error prints it ("rpc error: code =
