@@ -4,7 +4,7 @@ import { Permission_Type } from '../../src/proto/gen/authpb/auth.js';
 import { startEtcdts, type EtcdtsMember } from '../support/etcdts.js';
 import { realEtcdAvailable, startRealEtcd, type RealEtcd } from '../support/real-etcd.js';
 import { killAll, removeTempDirs } from '../support/procs.js';
-import { AuthWire, OK, jwtKeys, matrixUsers, prefixEnd, provisionUsers, signJwt, type Outcome } from '../support/auth-fixture.js';
+import { AuthWire, OK, jwtKeys, matrixUsers, prefixEnd, provisionUsers, putRequest, rangeRequest, signJwt, type Outcome } from '../support/auth-fixture.js';
 
 /**
  * The authorization matrix: every RPC against every kind of principal, on
@@ -116,8 +116,8 @@ interface Op {
 const b = (s: string): Buffer => Buffer.from(s);
 const fromKey = Buffer.from([0]);
 const none = Buffer.alloc(0);
-const put = (key: string, extra: object = {}) => ({ key: b(key), value: b('v'), lease: 0n, prevKv: false, ignoreValue: false, ignoreLease: false, ...extra });
-const range = (key: string, rangeEnd: Buffer = none, extra: object = {}) => ({ key: b(key), rangeEnd, limit: 0n, revision: 0n, sortOrder: 0, sortTarget: 0, serializable: false, keysOnly: false, countOnly: false, minModRevision: 0n, maxModRevision: 0n, minCreateRevision: 0n, maxCreateRevision: 0n, ...extra });
+const put = putRequest;
+const range = rangeRequest;
 const cmp = (key: string) => ({ result: 0, target: 0, key: b(key), rangeEnd: none, version: 0n });
 const kv = (method: string, req: unknown) => async (c: Ctx, t: string | undefined) => (await c.wire.call(c.wire.kv, method, req, t)).outcome;
 const call = (client: keyof AuthWire, method: string, req: (p: Principal) => unknown) =>

@@ -157,6 +157,13 @@ export function signJwt(privPath: string, claims: Record<string, unknown>): stri
   return `${signed}.${signature.toString('base64url')}`;
 }
 
+/** Whole requests, as the generated encoders want them (every field set). */
+export const putRequest = (key: string, extra: object = {}) => ({ key: Buffer.from(key), value: Buffer.from('v'), lease: 0n, prevKv: false, ignoreValue: false, ignoreLease: false, ...extra });
+export const rangeRequest = (key: string, rangeEnd: Buffer = Buffer.alloc(0), extra: object = {}) => ({
+  key: Buffer.from(key), rangeEnd, limit: 0n, revision: 0n, sortOrder: 0, sortTarget: 0, serializable: false, keysOnly: false, countOnly: false,
+  minModRevision: 0n, maxModRevision: 0n, minCreateRevision: 0n, maxCreateRevision: 0n, ...extra,
+});
+
 export const prefixEnd = (prefix: string): Buffer => {
   const b = Buffer.from(prefix);
   b[b.length - 1]! += 1;
