@@ -83,7 +83,23 @@ describe('--auth-token option parsing', () => {
 });
 
 describe('JWT tokens', () => {
-  const dir = tempDir('jwt-keys-');
+  // Made in before(): other suites' after hooks remove every temp dir, so none may exist at load time.
+  let dir: string;
+  type Pair = { priv: string; pub: string; privateKey: KeyObject; publicKey: KeyObject };
+  let keys: Record<'ec256' | 'ec384' | 'ec521' | 'rsa' | 'ed', Pair>;
+  let secretFile: string;
+  before(() => {
+    dir = tempDir('jwt-keys-');
+    keys = {
+      ec256: pair('ec', { namedCurve: 'prime256v1' }),
+      ec384: pair('ec', { namedCurve: 'secp384r1' }),
+      ec521: pair('ec', { namedCurve: 'secp521r1' }),
+      rsa: pair('rsa', { modulusLength: 2048 }),
+      ed: pair('ed25519', {}),
+    };
+    secretFile = join(dir, 'hmac.secret');
+    writeFileSync(secretFile, 'a shared secret of some length, 32+ bytes long');
+  });
   after(() => removeTempDirs());
   let n = 0;
   const pem = (key: KeyObject): string => {
@@ -95,15 +111,6 @@ describe('JWT tokens', () => {
     const { privateKey, publicKey } = generateKeyPairSync(kind as 'ec', options as never) as unknown as { privateKey: KeyObject; publicKey: KeyObject };
     return { priv: pem(privateKey), pub: pem(publicKey), privateKey, publicKey };
   };
-  const keys = {
-    ec256: pair('ec', { namedCurve: 'prime256v1' }),
-    ec384: pair('ec', { namedCurve: 'secp384r1' }),
-    ec521: pair('ec', { namedCurve: 'secp521r1' }),
-    rsa: pair('rsa', { modulusLength: 2048 }),
-    ed: pair('ed25519', {}),
-  };
-  const secretFile = join(dir, 'hmac.secret');
-  writeFileSync(secretFile, 'a shared secret of some length, 32+ bytes long');
 
   function provider(signMethod: string, key: { priv?: string; pub?: string }, now = () => Date.now()): JwtTokenProvider {
     const options = new Map([['sign-method', signMethod]]);
@@ -115,14 +122,13 @@ describe('JWT tokens', () => {
   const b64 = (v: unknown): string => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
   const claims = { username: 'alice', revision: 5, exp: Math.floor(Date.now() / 1000) + 60 };
 
-  const algs: Array<[string, { priv?: string; pub?: string }]> = [
-    ['ES256', keys.ec256], ['ES384', keys.ec384], ['ES512', keys.ec521],
-    ['RS256', keys.rsa], ['RS512', keys.rsa], ['PS256', keys.rsa], ['PS384', keys.rsa],
-    ['EdDSA', keys.ed], ['HS256', { priv: secretFile }],
+  const algs: Array<[string, keyof typeof keys | 'hmac']> = [
+    ['ES256', 'ec256'], ['ES384', 'ec384'], ['ES512', 'ec521'], ['RS256', 'rsa'], ['RS512', 'rsa'], ['PS256', 'rsa'], ['PS384', 'rsa'], ['EdDSA', 'ed'], ['HS256', 'hmac'],
   ];
-  for (const [alg, key] of algs) {
+  const keyOf = (name: keyof typeof keys | 'hmac'): { priv?: string; pub?: string } => (name === 'hmac' ? { priv: secretFile } : keys[name]);
+  for (const [alg, keyName] of algs) {
     it(`${alg}: a token it issued names the user and the auth revision; altering any part invalidates it`, async () => {
-      const tokens = provider(alg, key);
+      const tokens = provider(alg, keyOf(keyName));
       const token = await tokens.issue('alice', 12n);
       assert.deepEqual(tokens.info(token), { username: 'alice', revision: 12n });
       const [h, p, s] = token.split('.') as [string, string, string];
@@ -136,7 +142,8 @@ describe('JWT tokens', () => {
   }
 
   it('expire at exp, and refuse a token without exp even when correctly signed', async () => {
-    let now = Date.now();
+    // On a whole second: exp is in whole seconds (JWT NumericDate), so the token lives exactly 2 s.
+    let now = Math.floor(Date.now() / 1000) * 1000;
     const tokens = new JwtTokenProvider(loadJwtOptions(new Map([['sign-method', 'ES256'], ['priv-key', keys.ec256.priv], ['ttl', '2s']])), () => now);
     const token = await tokens.issue('alice', 3n);
     now += 1500;
@@ -150,8 +157,8 @@ describe('JWT tokens', () => {
   });
 
   it('refuse alg "none", whatever the configured algorithm', () => {
-    for (const [alg, key] of algs) {
-      const tokens = provider(alg, key);
+    for (const [alg, keyName] of algs) {
+      const tokens = provider(alg, keyOf(keyName));
       for (const none of ['none', 'None', 'NONE']) {
         assert.equal(tokens.info(`${b64({ alg: none, typ: 'JWT' })}.${b64(claims)}.`), undefined, `${alg} vs ${none}`);
       }
@@ -159,7 +166,7 @@ describe('JWT tokens', () => {
   });
 
   it('refuse HS256 signed with the RSA or EC public key as the secret (key-type confusion)', () => {
-    for (const [alg, key] of [['RS256', keys.rsa], ['ES256', keys.ec256], ['EdDSA', keys.ed]] as const) {
+    for (const [alg, key] of [['RS256', keys.rsa], ['ES256', keys.ec256], ['EdDSA', keys.ed]] as Array<[string, Pair]>) {
       const tokens = provider(alg, key);
       const header = b64({ alg: 'HS256', typ: 'JWT' });
       const payload = b64(claims);
@@ -184,22 +191,22 @@ describe('JWT tokens', () => {
     await assert.rejects(verifier.issue('bob', 2n), VerifyOnlyError);
   });
 
-  const badConfigs: Array<[string, Array<[string, string]>, RegExp]> = [
-    ['no sign-method', [['priv-key', keys.ec256.priv]], /invalid sign-method/],
-    ['sign-method none', [['sign-method', 'none'], ['priv-key', keys.ec256.priv]], /invalid sign-method/],
-    ['no key', [['sign-method', 'ES256']], /missing key data/],
-    ['an RSA key for ES256', [['sign-method', 'ES256'], ['priv-key', keys.rsa.priv]], /needs an EC prime256v1 key/],
-    ['a P-384 key for ES256', [['sign-method', 'ES256'], ['priv-key', keys.ec384.priv]], /needs an EC prime256v1 key/],
-    ['an EC key for RS256', [['sign-method', 'RS256'], ['pub-key', keys.ec256.pub]], /needs an RSA key/],
-    ['an RSA key for EdDSA', [['sign-method', 'EdDSA'], ['priv-key', keys.rsa.priv]], /Ed25519/],
-    ['keys that do not match', [['sign-method', 'ES256'], ['priv-key', keys.ec256.priv], ['pub-key', pair('ec', { namedCurve: 'prime256v1' }).pub]], /don't match/],
-    ['an unknown option', [['sign-method', 'ES256'], ['priv-key', keys.ec256.priv], ['signmethod', 'x']], /unknown jwt option/],
-    ['a bad ttl', [['sign-method', 'ES256'], ['priv-key', keys.ec256.priv], ['ttl', '5 minutes']], /invalid ttl/],
-    ['a missing file', [['sign-method', 'ES256'], ['priv-key', join(dir, 'nope.pem')]], /priv-key: .*ENOENT/],
-    ['a file that is not a key', [['sign-method', 'ES256'], ['priv-key', secretFile]], /not a PEM key/],
+  const badConfigs: Array<[string, () => Array<[string, string]>, RegExp]> = [
+    ['no sign-method', () => [['priv-key', keys.ec256.priv]], /invalid sign-method/],
+    ['sign-method none', () => [['sign-method', 'none'], ['priv-key', keys.ec256.priv]], /invalid sign-method/],
+    ['no key', () => [['sign-method', 'ES256']], /missing key data/],
+    ['an RSA key for ES256', () => [['sign-method', 'ES256'], ['priv-key', keys.rsa.priv]], /needs an EC prime256v1 key/],
+    ['a P-384 key for ES256', () => [['sign-method', 'ES256'], ['priv-key', keys.ec384.priv]], /needs an EC prime256v1 key/],
+    ['an EC key for RS256', () => [['sign-method', 'RS256'], ['pub-key', keys.ec256.pub]], /needs an RSA key/],
+    ['an RSA key for EdDSA', () => [['sign-method', 'EdDSA'], ['priv-key', keys.rsa.priv]], /Ed25519/],
+    ['keys that do not match', () => [['sign-method', 'ES256'], ['priv-key', keys.ec256.priv], ['pub-key', pair('ec', { namedCurve: 'prime256v1' }).pub]], /don't match/],
+    ['an unknown option', () => [['sign-method', 'ES256'], ['priv-key', keys.ec256.priv], ['signmethod', 'x']], /unknown jwt option/],
+    ['a bad ttl', () => [['sign-method', 'ES256'], ['priv-key', keys.ec256.priv], ['ttl', '5 minutes']], /invalid ttl/],
+    ['a missing file', () => [['sign-method', 'ES256'], ['priv-key', join(dir, 'nope.pem')]], /priv-key: .*ENOENT/],
+    ['a file that is not a key', () => [['sign-method', 'ES256'], ['priv-key', secretFile]], /not a PEM key/],
   ];
   for (const [what, options, message] of badConfigs) {
-    it(`refuses to start with ${what}`, () => assert.throws(() => loadJwtOptions(new Map(options)), message));
+    it(`refuses to start with ${what}`, () => assert.throws(() => loadJwtOptions(new Map(options())), message));
   }
 
   it('refuses an RSA key shorter than 2048 bits', () => {
