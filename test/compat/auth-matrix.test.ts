@@ -383,13 +383,15 @@ async function tokensFor(t: Target, keys: { priv: string }, round: number): Prom
 
 describe('authorization matrix: every RPC x principal, etcdts and etcd 3.4.23', function () {
   this.timeout(120_000);
-  const keys = jwtKeys();
-  const flags = ['--auth-token', keys.flag, '--bcrypt-cost', '4'];
+  // Made in before(): other suites' after hooks remove every temp dir, so none may exist at load time.
+  let keys: ReturnType<typeof jwtKeys>;
   let targets: Target[] = [];
   const tally = { cells: 0, stricter: 0, otherText: 0, checkedAgainstEtcd: 0 };
 
   before(async function () {
     this.timeout(60_000);
+    keys = jwtKeys();
+    const flags = ['--auth-token', keys.flag, '--bcrypt-cost', '4'];
     const member: EtcdtsMember = await startEtcdts({ extraArgs: flags });
     targets = [await prepare('etcdts', member.endpoint, () => member.stop())];
     if (realEtcdAvailable()) {
