@@ -62,9 +62,12 @@ export class Client implements UnaryInvoker, StreamHost {
    * token is needed after all.
    */
   private authNotEnabled = false;
+  /** A view from withToken(): the connections belong to another client. */
+  private readonly borrowed: boolean;
 
-  private constructor(readonly options: ClientOptions) {
-    this.pool = new EndpointPool(options);
+  private constructor(readonly options: ClientOptions, pool?: EndpointPool) {
+    this.borrowed = pool !== undefined;
+    this.pool = pool ?? new EndpointPool(options);
     this.kv = new KV(this);
     this.lease = new Lease(this);
     this.watches = new WatchManager(this);
@@ -92,6 +95,18 @@ export class Client implements UnaryInvoker, StreamHost {
       throw err;
     }
     return client;
+  }
+
+  /**
+   * A client on this client's connections that sends `token` with every
+   * call and never authenticates by itself: the server's Lock and Election
+   * services use one per request to act as their caller. Closing it ends
+   * only its own streams.
+   */
+  withToken(token: string | undefined): Client {
+    const view = new Client({ ...this.options, username: undefined, password: undefined }, this.pool);
+    view.token = token;
+    return view;
   }
 
   /** The endpoints as configured. */
@@ -161,7 +176,7 @@ export class Client implements UnaryInvoker, StreamHost {
   close(): void {
     this.watches.close();
     this.lease.close();
-    this.pool.close();
+    if (!this.borrowed) this.pool.close();
   }
 
   private deadlineOf(timeoutMs: number | undefined): number {

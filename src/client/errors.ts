@@ -32,7 +32,7 @@ export const GrpcCode = {
 export type GrpcCode = (typeof GrpcCode)[keyof typeof GrpcCode];
 
 /** grpc-go's names for the codes, as they appear in "rpc error: code = ... desc = ...". */
-const goCodeNames = [
+export const goCodeNames = [
   'OK', 'Canceled', 'Unknown', 'InvalidArgument', 'DeadlineExceeded', 'NotFound', 'AlreadyExists',
   'PermissionDenied', 'ResourceExhausted', 'FailedPrecondition', 'Aborted', 'OutOfRange',
   'Unimplemented', 'Internal', 'Unavailable', 'DataLoss', 'Unauthenticated',

@@ -70,6 +70,10 @@ Every flag can also be set through its ETCD_* environment variable (--data-dir <
     'cipher-suites': Flags.string({ description: 'Comma-separated list of supported TLS cipher suites between client/server and peers (empty will be auto-populated by Go).', default: '', env: 'ETCD_CIPHER_SUITES' }),
     'tls-min-version': Flags.string({ description: 'Minimum TLS version supported by etcd (TLS1.2 or TLS1.3; empty: TLS1.2).', default: '', env: 'ETCD_TLS_MIN_VERSION' }),
     'tls-max-version': Flags.string({ description: 'Maximum TLS version supported by etcd (TLS1.2 or TLS1.3; empty: the highest supported).', default: '', env: 'ETCD_TLS_MAX_VERSION' }),
+    // ---- authentication ----
+    'auth-token': Flags.string({ description: "Specify auth token specific options: 'simple', or 'jwt,sign-method=ES256|RS256|PS256|EdDSA|...,priv-key=<file>,pub-key=<file>,ttl=5m'.", default: 'simple', env: 'ETCD_AUTH_TOKEN' }),
+    'auth-token-ttl': Flags.integer({ description: 'The lifetime in seconds of a simple auth token since its last use.', default: limits.authTokenTtlSecondsDefault, env: 'ETCD_AUTH_TOKEN_TTL' }),
+    'bcrypt-cost': Flags.integer({ description: `Specify bcrypt algorithm cost factor for auth password hashing (${limits.bcryptCostMin}-${limits.bcryptCostMax}).`, default: limits.bcryptCostDefault, env: 'ETCD_BCRYPT_COST' }),
   };
 
   /** Turns etcd's `--flag=true|false` forms of boolean flags into what oclif parses. */
@@ -143,6 +147,10 @@ Every flag can also be set through its ETCD_* environment variable (--data-dir <
         cipherSuites: flags['cipher-suites'],
         tlsMinVersion: flags['tls-min-version'],
         tlsMaxVersion: flags['tls-max-version'],
+        // ---- authentication ----
+        authToken: flags['auth-token'],
+        authTokenTtl: flags['auth-token-ttl'],
+        bcryptCost: flags['bcrypt-cost'],
       });
     } catch (err) {
       if (err instanceof ConfigError) this.fail(err.message);

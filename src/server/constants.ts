@@ -76,3 +76,46 @@ export const leaseRevokesPerSecondMax = 1_000;
 
 /** Nesting depth of Txn inside Txn that the server accepts (protobuf decode also stops at 100). */
 export const txnDepthMax = 64;
+
+// ---- authentication ----
+
+/** bcrypt cost bounds and default (etcd --bcrypt-cost; golang.org/x/crypto/bcrypt Min/Max/DefaultCost). */
+export const bcryptCostMin = 4;
+export const bcryptCostMax = 31;
+export const bcryptCostDefault = 10;
+
+/** bcrypt reads only this many bytes of a password; longer ones are refused rather than silently cut. */
+export const passwordBytesMax = 72;
+
+/** Threads that run bcrypt, off the event loop that drives Raft (each uses one core while hashing). */
+export const bcryptThreads = 1;
+
+/** bcrypt jobs waiting for a thread; past this, Authenticate and password changes get "too many requests". */
+export const bcryptQueueMax = 64;
+
+/** Lifetime of a simple token since its last use (etcd --auth-token-ttl: 300 s). */
+export const authTokenTtlSecondsDefault = 300;
+
+/** Random letters in a simple token before ".<raft index>" (etcd defaultSimpleTokenLength). */
+export const simpleTokenLetters = 16;
+
+/** Simple tokens one member keeps; past this the oldest is dropped (its owner authenticates again). */
+export const simpleTokensMax = 100_000;
+
+/** Lifetime of a JWT when the ttl option is not given (etcd auth.DefaultTTL: 5 min). */
+export const jwtTtlMsDefault = 5 * 60 * 1000;
+
+/** Longest token accepted in the `token` metadata, in bytes: longer ones are invalid without parsing. */
+export const authTokenBytesMax = 8 * 1024;
+
+/** Failed Authenticate calls in a row, per user and client address, before attempts are spaced out. */
+export const authFailuresFree = 3;
+
+/** Wait imposed after the first failure past the free ones; it doubles with each later failure. */
+export const authThrottleDelayMsBase = 1000;
+
+/** Longest wait between two attempts of a throttled user and address. */
+export const authThrottleDelayMsMax = 16_000;
+
+/** (user, address) pairs whose failures are remembered; the least recently failed are forgotten first. */
+export const authThrottleEntriesMax = 10_000;

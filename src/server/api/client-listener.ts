@@ -1,9 +1,10 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
-import { KVService, MaintenanceService, ClusterService, LeaseService } from '../../proto/gen/etcdserverpb/rpc.js';
+import { KVService, MaintenanceService, ClusterService, LeaseService, AuthService } from '../../proto/gen/etcdserverpb/rpc.js';
 import type { EtcdServer } from '../etcdserver/server.js';
 import { grpcOverheadBytes, responseBytesMax } from '../constants.js';
 import { kvService } from './kv-service.js';
+import { authService } from './auth-service.js';
 import { maintenanceService } from './maintenance-service.js';
 import { clusterService } from './cluster-service.js';
 import { WatchService, watchService } from './watch-service.js';
@@ -43,6 +44,7 @@ export async function startClientListeners(server: EtcdServer, urls: URL[], tls?
     [WatchService, watchService(server) as unknown as ServiceImplementation],
     [LockService, lockService(server) as unknown as ServiceImplementation],
     [ElectionService, electionService(server) as unknown as ServiceImplementation],
+    [AuthService, authService(server) as unknown as ServiceImplementation],
   ];
   const grpc = new GrpcServer({ maxReceiveMessageBytes: server.config.maxRequestBytes + grpcOverheadBytes, maxSendMessageBytes: responseBytesMax });
   for (const [definition, implementation] of services) grpc.addService(definition, implementation);

@@ -4,6 +4,8 @@ import * as mvcc from '../mvcc/errors.js';
 import { ForwardedError } from '../operating-error.js';
 import * as lease from '../lease/errors.js';
 import * as membership from '../membership/errors.js';
+import * as auth from '../auth/errors.js';
+import { goCodeNames } from '../../client/errors.js';
 
 /**
  * The one table from our typed errors to etcd's wire errors: the gRPC status
@@ -60,6 +62,26 @@ wire(server.UnhealthyError, Status.UNAVAILABLE, 'etcdserver: unhealthy cluster')
 wire(server.CorruptError, Status.DATA_LOSS, 'etcdserver: corrupt cluster');
 wire(server.NotSupportedForLearnerError, Status.UNAVAILABLE, 'etcdserver: rpc not supported for learner');
 wire(server.BadLeaderTransfereeError, Status.FAILED_PRECONDITION, 'etcdserver: bad leader transferee');
+wire(auth.RootUserNotExistError, Status.FAILED_PRECONDITION, 'etcdserver: root user does not exist');
+wire(auth.RootRoleNotExistError, Status.FAILED_PRECONDITION, 'etcdserver: root user does not have root role');
+wire(auth.UserAlreadyExistError, Status.FAILED_PRECONDITION, 'etcdserver: user name already exists');
+wire(auth.UserEmptyError, Status.INVALID_ARGUMENT, 'etcdserver: user name is empty');
+wire(auth.UserNotFoundError, Status.FAILED_PRECONDITION, 'etcdserver: user name not found');
+wire(auth.RoleAlreadyExistError, Status.FAILED_PRECONDITION, 'etcdserver: role name already exists');
+wire(auth.RoleNotFoundError, Status.FAILED_PRECONDITION, 'etcdserver: role name not found');
+wire(auth.RoleEmptyError, Status.INVALID_ARGUMENT, 'etcdserver: role name is empty');
+wire(auth.AuthFailedError, Status.INVALID_ARGUMENT, 'etcdserver: authentication failed, invalid user ID or password');
+wire(auth.PermissionDeniedError, Status.PERMISSION_DENIED, 'etcdserver: permission denied');
+wire(auth.RoleNotGrantedError, Status.FAILED_PRECONDITION, 'etcdserver: role is not granted to the user');
+wire(auth.PermissionNotGrantedError, Status.FAILED_PRECONDITION, 'etcdserver: permission is not granted to the role');
+wire(auth.AuthNotEnabledError, Status.FAILED_PRECONDITION, 'etcdserver: authentication is not enabled');
+wire(auth.InvalidAuthTokenError, Status.UNAUTHENTICATED, 'etcdserver: invalid auth token');
+wire(auth.InvalidAuthMgmtError, Status.INVALID_ARGUMENT, 'etcdserver: invalid auth management');
+wire(auth.AuthOldRevisionError, Status.INVALID_ARGUMENT, 'etcdserver: revision of auth store is old');
+wire(auth.PermissionNotGivenError, Status.INVALID_ARGUMENT, 'etcdserver: permission not given');
+// Not in etcd's table, so etcd sends them as UNKNOWN with the auth package's text; so do we.
+wire(auth.VerifyOnlyError, Status.UNKNOWN, 'auth: token signing attempted with verify-only key');
+wire(auth.PasswordTooLongError, Status.UNKNOWN, 'bcrypt: password length exceeds 72 bytes');
 
 /** Lets later modules (lease, auth, membership) register their errors in this same table. */
 export function registerWireError(cls: ErrorClass, code: Status, message: string): void {
@@ -79,6 +101,16 @@ export function wireErrorOf(err: unknown): WireError {
     return { code: Status.UNKNOWN, message: err.message };
   }
   return { code: Status.UNKNOWN, message: String(err) };
+}
+
+/**
+ * An error as grpc-go's status error prints it ("rpc error: code =
+ * PermissionDenied desc = etcdserver: permission denied"): etcd puts this
+ * text in a refused watch's cancel_reason.
+ */
+export function goStatusText(err: unknown): string {
+  const { code, message } = wireErrorOf(err);
+  return `rpc error: code = ${goCodeNames[code] ?? `Code(${code})`} desc = ${message}`;
 }
 
 /** The error object grpc-js sends: a numeric code and the details string. */

@@ -4,21 +4,27 @@ import type { EtcdServer } from '../etcdserver/server.js';
 import { LeaseNotFoundError } from '../lease/errors.js';
 import { toServiceError } from './grpc-errors.js';
 import { unary } from './unary.js';
+import { checkLeaseKeysReadable } from '../auth/authorize.js';
 
 /** The etcdserverpb.Lease service. */
 export function leaseService(server: EtcdServer): LeaseServer {
+  const who = server.authRequests;
   return {
-    leaseGrant: unary(async (r) => {
-      const resp = await server.leaseGrant(r);
+    // Grant and revoke are checked at apply: any user may grant; revoking needs write on every attached key.
+    leaseGrant: unary(async (r, call) => {
+      const resp = await server.leaseGrant(r, await who.authInfo(call));
       resp.header = server.fillHeader(resp.header);
       return resp;
     }),
-    leaseRevoke: unary(async (r) => {
-      const resp = await server.leaseRevoke(r);
+    leaseRevoke: unary(async (r, call) => {
+      const resp = await server.leaseRevoke(r, await who.authInfo(call));
       resp.header = server.fillHeader(resp.header);
       return resp;
     }),
-    leaseTimeToLive: unary(async (r) => {
+    leaseTimeToLive: unary(async (r, call) => {
+      // Read on every attached key, asked for or not (CVE-2023-32082), checked against this member's lease table.
+      const ai = await who.authInfo(call);
+      checkLeaseKeysReadable(server.auth, ai, r.ID, server.leaseKeys);
       let resp: LeaseTimeToLiveResponse;
       try {
         resp = await server.leaseTimeToLive(r);
@@ -30,7 +36,8 @@ export function leaseService(server: EtcdServer): LeaseServer {
       resp.header = server.fillHeader(resp.header);
       return resp;
     }),
-    leaseLeases: unary(async () => {
+    leaseLeases: unary(async (_r, call) => {
+      server.auth.checkAuthenticated(await who.authInfo(call));
       const resp = await server.leaseLeases();
       resp.header = server.fillHeader(resp.header);
       return resp;
@@ -51,6 +58,8 @@ function keepAlive(server: EtcdServer, stream: ServerDuplexStream<LeaseKeepAlive
       if (ended) return;
       let ttl: bigint;
       try {
+        // Each renewal is for a user (GHSA-q8m4-xhhv-38mg: 3.4.23 renewed for anyone); the token is looked at each time, so it stays alive while used.
+        server.auth.checkAuthenticated(await server.authRequests.authInfo(stream));
         ttl = await server.leaseRenew(req.ID);
       } catch (err) {
         if (!(err instanceof LeaseNotFoundError)) {

@@ -6,6 +6,7 @@ import { Session } from '../../client/concurrency/session.js';
 import type { EtcdServer } from '../etcdserver/server.js';
 import { registerWireError } from './grpc-errors.js';
 import { unary } from './unary.js';
+import type { CallCredentials } from '../auth/principal.js';
 
 /** Re-exported so that the listener registers the service with one import. */
 export { LockService } from '../../proto/gen/v3lockpb/v3lock.js';
@@ -61,11 +62,17 @@ export class InProcessClient {
     const controller = new AbortController();
     const onCancel = (): void => controller.abort();
     call.on('cancelled', onCancel);
+    let caller: { client: Client; release(): void } | undefined;
     try {
       // Connecting lazily (dial timeout 0) cannot fail; concurrent first calls share one client.
       this.client ??= Client.connect({ endpoints: [this.server.internalEndpoint ?? loopbackEndpoint(this.server)], dialTimeoutMs: 0 });
-      return await fn(await this.client, controller.signal);
+      // The recipe's calls run as the caller: its token, or one standing for its certificate's user.
+      const delegated = await this.server.authRequests.delegate(call);
+      caller = { client: (await this.client).withToken(delegated.token), release: delegated.release };
+      return await fn(caller.client, controller.signal);
     } finally {
+      caller?.client.close();
+      caller?.release();
       call.off('cancelled', onCancel);
       this.users--;
       if (this.users === 0) {
@@ -82,8 +89,8 @@ export class InProcessClient {
   }
 }
 
-/** The part of a grpc-js server call that tells when the caller went away. */
-export interface CancellableCall {
+/** The part of a grpc-js server call that tells who calls and when the caller went away. */
+export interface CancellableCall extends CallCredentials {
   on(event: 'cancelled', listener: () => void): unknown;
   off(event: 'cancelled', listener: () => void): unknown;
 }

@@ -15,14 +15,24 @@ const snapshotChunkBytes = 32 * 1024;
 
 /** The etcdserverpb.Maintenance service. Methods not listed answer UNIMPLEMENTED. */
 export function maintenanceService(server: EtcdServer): Partial<MaintenanceServer> {
+  const who = server.authRequests;
+  /**
+   * Root only, as etcd's authMaintenanceServer (defragment, snapshot, hash,
+   * hash-kv) and, stricter than 3.4.23, move-leader too: patched etcd
+   * requires root for every maintenance call but those below.
+   */
+  const admin = async (call: Parameters<typeof who.authInfo>[0]): Promise<void> => server.auth.checkAdmin(await who.authInfo(call));
   return {
     // etcd 3.4 answers Alarm and MoveLeader without a header; clients print what they get.
-    alarm: unary(async (r) => {
-      const resp = await server.alarm(r);
+    // Checked at apply: listing alarms is for any user, raising or clearing one is root's (GHSA-q8m4-xhhv-38mg).
+    alarm: unary(async (r, call) => {
+      const resp = await server.alarm(r, await who.authInfo(call));
       resp.header = undefined;
       return resp;
     }),
-    status: unary(async () => {
+    // Any user (3.4.23: anyone; patched etcd: any authenticated caller).
+    status: unary(async (_r, call) => {
+      server.auth.checkAuthenticated(await who.authInfo(call));
       const resp: StatusResponse = {
         header: server.fillHeader(undefined),
         version: serverVersion,
@@ -40,20 +50,24 @@ export function maintenanceService(server: EtcdServer): Partial<MaintenanceServe
       };
       return resp;
     }),
-    defragment: unary(async () => {
+    defragment: unary(async (_r, call) => {
+      await admin(call);
       await server.defragment();
       return { header: server.fillHeader(undefined) };
     }),
-    hash: unary(async () => {
+    hash: unary(async (_r, call) => {
+      await admin(call);
       const hash = await server.hash();
       return { header: server.fillHeader(undefined), hash };
     }),
-    hashKv: unary(async (r) => {
+    hashKv: unary(async (r, call) => {
+      await admin(call);
       const resp = server.hashKV(r.revision);
       resp.header = server.fillHeader(resp.header);
       return resp;
     }),
-    moveLeader: unary(async (r) => {
+    moveLeader: unary(async (r, call) => {
+      await admin(call);
       await server.moveLeader(r.targetID);
       return { header: undefined };
     }),
@@ -72,6 +86,7 @@ export function maintenanceService(server: EtcdServer): Partial<MaintenanceServe
  * message's header names the revision the copy was taken at.
  */
 async function streamSnapshot(server: EtcdServer, call: ServerWritableStream<SnapshotRequest, SnapshotResponse>): Promise<void> {
+  server.auth.checkAdmin(await server.authRequests.authInfo(call));
   const tmp = join(snapDir(server.config), `.client-snapshot-${randomBytes(6).toString('hex')}.tmp`);
   let cancelled = false;
   call.on('cancelled', () => {

@@ -8,6 +8,8 @@ import type { EtcdServer } from '../etcdserver/server.js';
 import { grpcOverheadBytes } from '../constants.js';
 import type { WatchStream, WatchableStore } from '../mvcc/watchable-store.js';
 import { watchProgressNotifyIntervalMsMin } from '../mvcc/watch-limits.js';
+import { OperatingError } from '../operating-error.js';
+import { goStatusText, toServiceError } from './grpc-errors.js';
 
 /**
  * The etcdserverpb.Watch service: one bidirectional stream per call, any
@@ -59,6 +61,8 @@ class WatchStreamServer {
   private readPaused = false;
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
+  /** Requests are handled one after another: a create waits for its permission check, and later requests wait for it. */
+  private requests: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly server: EtcdServer,
@@ -71,7 +75,11 @@ class WatchStreamServer {
 
   start(): void {
     this.stream.onReadable = () => this.pump();
-    this.call.on('data', (req: WatchRequest) => this.onRequest(req));
+    this.call.on('data', (req: WatchRequest) => {
+      this.requests = this.requests.then(() => this.onRequest(req)).catch((err: unknown) => {
+        this.call.destroy(Object.assign(new Error((err as Error).message), toServiceError(err)));
+      });
+    });
     this.call.on('drain', () => {
       this.writable = true;
       this.pump();
@@ -86,11 +94,14 @@ class WatchStreamServer {
     this.timer.unref();
   }
 
-  private onRequest(req: WatchRequest): void {
+  private async onRequest(req: WatchRequest): Promise<void> {
     if (this.closed) return;
     const create = req.createRequest;
     if (create !== undefined) {
-      this.stream.watch({
+      const refusal = await this.permissionToWatch(create.key, create.rangeEnd);
+      if (this.closed) return;
+      if (refusal !== undefined) this.stream.refuse(refusal);
+      else this.stream.watch({
         watchId: create.watchId,
         key: create.key,
         rangeEnd: create.rangeEnd,
@@ -108,6 +119,25 @@ class WatchStreamServer {
     }
     // An empty request changes nothing; etcd ignores it too.
     this.throttleRequests();
+  }
+
+  /**
+   * Read permission over everything the watcher would see, checked when it
+   * is created, for the token the stream carries (looked at again each time:
+   * it may have expired). A from-key watch needs read up to the end of the
+   * keyspace (3.4.23 checked only its first key, GHSA-xg4h-6gfc-h4m8).
+   * Returns etcd's cancel reason, or undefined when the watch may go ahead.
+   */
+  private async permissionToWatch(key: Buffer, rangeEnd: Buffer): Promise<string | undefined> {
+    try {
+      const ai = await this.server.authRequests.authInfo(this.call);
+      // An empty key is the smallest key, "\0", as the watchable store reads it.
+      this.server.auth.checkRead(ai, key.length === 0 ? Buffer.from([0]) : key, rangeEnd);
+      return undefined;
+    } catch (err) {
+      if (!(err instanceof OperatingError)) throw err;
+      return goStatusText(err);
+    }
   }
 
   /** Moves queued responses to gRPC until it pushes back. */

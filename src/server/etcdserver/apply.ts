@@ -1,5 +1,5 @@
 import type { InternalRaftRequest } from '../../proto/gen/etcdtspb/internal.js';
-import type { AlarmResponse, CompactionResponse, DeleteRangeResponse, LeaseGrantResponse, LeaseRevokeResponse, PutResponse, TxnResponse } from '../../proto/gen/etcdserverpb/rpc.js';
+import type { AlarmResponse, ResponseHeader, CompactionResponse, DeleteRangeResponse, LeaseGrantResponse, LeaseRevokeResponse, PutResponse, TxnResponse } from '../../proto/gen/etcdserverpb/rpc.js';
 import { AlarmRequest_AlarmAction } from '../../proto/gen/etcdserverpb/rpc.js';
 import type { AlarmStore } from './alarms.js';
 import type { BackendQuota } from './quota.js';
@@ -10,8 +10,12 @@ import type { KVStore } from '../mvcc/kvstore.js';
 import { OperatingError } from '../operating-error.js';
 import { applyDeleteRange, applyPut, applyTxn, header, type LeaseLookup } from './apply-kv.js';
 import { failpoint } from '../failpoint.js';
+import type { AuthStore } from '../auth/store.js';
+import type { TokenProvider } from '../auth/token-provider.js';
+import { applyAuthRequest } from './apply-auth.js';
 
-export type ApplyResponse = PutResponse | DeleteRangeResponse | TxnResponse | CompactionResponse | LeaseGrantResponse | LeaseRevokeResponse | AlarmResponse;
+export type ApplyResponse = PutResponse | DeleteRangeResponse | TxnResponse | CompactionResponse | LeaseGrantResponse | LeaseRevokeResponse | AlarmResponse
+  | { header: ResponseHeader; token?: string };
 
 export interface ApplyResult {
   response?: ApplyResponse;
@@ -44,6 +48,8 @@ export class Applier {
   cluster: RaftCluster | undefined;
   alarms: AlarmStore | undefined;
   quota: BackendQuota | undefined;
+  auth: AuthStore | undefined;
+  tokens: TokenProvider | undefined;
 
   constructor(private readonly store: KVStore) {}
 
@@ -51,11 +57,12 @@ export class Applier {
     this.guards.push(guard);
   }
 
-  apply(req: InternalRaftRequest): ApplyResult {
+  /** Applies one request; `index` is its raft index (simple tokens name it). */
+  apply(req: InternalRaftRequest, index = 0n): ApplyResult {
     failpoint('applyBeforeRequest');
     try {
       for (const guard of this.guards) guard.check(req);
-      const result = this.applyToStore(req);
+      const result = this.applyToStore(req, index);
       // Over quota: the write is applied (state stays identical on every
       // member) but answered with NOSPACE, and the member raises the alarm.
       if (result.error === undefined && this.quota !== undefined && !this.quota.available(req)) return { error: new NoSpaceError() };
@@ -66,7 +73,7 @@ export class Applier {
     }
   }
 
-  private applyToStore(req: InternalRaftRequest): ApplyResult {
+  private applyToStore(req: InternalRaftRequest, index: bigint): ApplyResult {
     if (req.put !== undefined) {
       const txn = this.store.write();
       try {
@@ -120,6 +127,10 @@ export class Applier {
       const a = req.memberAttributes;
       this.cluster.setAttributes(a.memberId, a.name, a.clientUrls);
       return {};
+    }
+    if (this.auth !== undefined && this.tokens !== undefined) {
+      const applied = applyAuthRequest(req, index, this.auth, this.tokens, () => header(this.store.currentRev));
+      if (applied !== undefined) return applied;
     }
     throw new Error(`apply: request kind not supported by this member: ${Object.keys(req).filter((k) => k !== 'header' && (req as unknown as Record<string, unknown>)[k] !== undefined).join(',')}`);
   }

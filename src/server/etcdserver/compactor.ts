@@ -8,7 +8,8 @@ export interface CompactorHost {
   readonly clock: Clock;
   readonly driver: { readonly isLeader: boolean };
   readonly store: { readonly currentRev: bigint; readonly compactMainRev: bigint };
-  compact(r: { revision: bigint; physical: boolean }): Promise<unknown>;
+  /** Auto-compaction is the member's own request: 'member' exempts it from permission checks. */
+  compact(r: { revision: bigint; physical: boolean }, origin: 'member'): Promise<unknown>;
 }
 
 /** Revision mode re-checks on this period, as etcd 3.4's revision compactor does. */
@@ -58,7 +59,7 @@ export class Compactor {
     try {
       const target = this.target();
       if (target === undefined || !this.host.driver.isLeader || target <= this.host.store.compactMainRev) return;
-      await this.host.compact({ revision: target, physical: false });
+      await this.host.compact({ revision: target, physical: false }, 'member');
       this.host.log.info({ revision: target.toString(), mode: this.mode }, 'auto compaction done');
     } catch (err) {
       this.host.log.warn({ err }, 'auto compaction failed');

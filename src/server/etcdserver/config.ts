@@ -2,6 +2,8 @@ import { join } from 'node:path';
 import * as limits from '../constants.js';
 import { parseGoDurationMs, parseRetention } from './compactor.js';
 import { TlsConfigError, buildTlsProtocol, isSecureScheme, tlsInfoEmpty, type TlsInfo, type TlsProtocol } from '../tls/tls-info.js';
+import { AuthTokenOptionsError, parseAuthTokenOption } from '../auth/token-provider.js';
+import { loadJwtOptions, type JwtOptions } from '../auth/jwt-token.js';
 
 /**
  * A member's configuration: etcd's flag names and meanings (etcd 3.4
@@ -48,6 +50,15 @@ export interface ServerConfig {
   selfSignedCertValidityYears: number;
   /** --cipher-suites, --tls-min-version, --tls-max-version (both sides). */
   tlsProtocol: TlsProtocol;
+
+  // ---- authentication (--auth-token, --auth-token-ttl, --bcrypt-cost; --client-cert-auth) ----
+  /** How tokens are made: simple, or JWT with its keys (read and checked at startup). */
+  authToken: AuthTokenConfig;
+  /** Lifetime of a simple token since its last use. */
+  authTokenTtlSeconds: number;
+  bcryptCost: number;
+  /** A verified client certificate's CN is the user of a request that carries no token (etcd --client-cert-auth). */
+  clientCertAuth: boolean;
 }
 
 /** The TLS flags as etcd names them (etcdmain/config.go), all optional. */
@@ -73,6 +84,8 @@ export interface RawTlsFlags {
   tlsMinVersion?: string;
   tlsMaxVersion?: string;
 }
+
+export type AuthTokenConfig = { type: 'simple' } | { type: 'jwt'; jwt: JwtOptions };
 
 export class ConfigError extends Error {}
 
@@ -100,6 +113,11 @@ export interface RawServerFlags extends RawTlsFlags {
   autoCompactionRetention: string;
   watchProgressNotifyInterval?: string;
   logLevel: string;
+
+  // ---- authentication (--client-cert-auth is with the TLS flags) ----
+  authToken?: string;
+  authTokenTtl?: number;
+  bcryptCost?: number;
 }
 
 export function parseUrlList(flag: string, value: string): URL[] {
@@ -189,6 +207,7 @@ export function buildServerConfig(raw: RawServerFlags): ServerConfig {
   if (raw.maxRequestBytes <= 0) throw new ConfigError('--max-request-bytes must be positive');
   if (raw.snapshotCount <= 0) throw new ConfigError('--snapshot-count must be positive');
   if (raw.snapshotCatchUpEntries !== undefined && raw.snapshotCatchUpEntries <= 0) throw new ConfigError('--experimental-snapshot-catchup-entries must be positive');
+  const auth = buildAuthConfig(raw);
   const dataDir = raw.dataDir !== undefined && raw.dataDir !== '' ? raw.dataDir : `${raw.name}.etcd`;
   const tls = buildTlsConfig(raw, listenClientUrls, listenPeerUrls);
   return {
@@ -216,6 +235,37 @@ export function buildServerConfig(raw: RawServerFlags): ServerConfig {
     autoCompactionRetention: raw.autoCompactionRetention,
     watchProgressNotifyIntervalMs,
     logLevel,
+    ...auth,
+  };
+}
+
+/**
+ * The authentication flags, checked as etcd reads them: `--auth-token
+ * simple` or `jwt,sign-method=...,priv-key=...,pub-key=...,ttl=...` (key
+ * files read now, so a bad one stops the member before it starts),
+ * `--auth-token-ttl` in seconds (0 means the default 300), `--bcrypt-cost`
+ * within bcrypt's 4-31 (etcd falls back to 10 with a warning; we refuse).
+ */
+function buildAuthConfig(raw: RawServerFlags): Pick<ServerConfig, 'authToken' | 'authTokenTtlSeconds' | 'bcryptCost' | 'clientCertAuth'> {
+  let authToken: AuthTokenConfig;
+  try {
+    const parsed = parseAuthTokenOption(raw.authToken ?? 'simple');
+    authToken = parsed.type === 'simple' ? { type: 'simple' } : { type: 'jwt', jwt: loadJwtOptions(parsed.options) };
+  } catch (err) {
+    if (err instanceof AuthTokenOptionsError) throw new ConfigError(`--auth-token: ${err.message}`);
+    throw err;
+  }
+  const ttl = raw.authTokenTtl ?? limits.authTokenTtlSecondsDefault;
+  if (!Number.isInteger(ttl) || ttl < 0) throw new ConfigError(`--auth-token-ttl: invalid value ${ttl} (seconds, at least 0)`);
+  const bcryptCost = raw.bcryptCost ?? limits.bcryptCostDefault;
+  if (!Number.isInteger(bcryptCost) || bcryptCost < limits.bcryptCostMin || bcryptCost > limits.bcryptCostMax) {
+    throw new ConfigError(`--bcrypt-cost: ${bcryptCost} is outside ${limits.bcryptCostMin}..${limits.bcryptCostMax}`);
+  }
+  return {
+    authToken,
+    authTokenTtlSeconds: ttl === 0 ? limits.authTokenTtlSecondsDefault : ttl,
+    bcryptCost,
+    clientCertAuth: raw.clientCertAuth ?? false,
   };
 }
 

@@ -23,6 +23,7 @@ import { LearnerNotReadyError, MemberBadUrlsError, MemberNotFoundError, MemberNo
 import { BadLeaderTransfereeError, NoLeaderError, NotLeaderError, TimeoutLeaderTransferError, UnhealthyError } from './errors.js';
 import { parseUrlList } from './config.js';
 import { applyRange, applyTxn, isTxnReadonly, isTxnSerializable } from './apply-kv.js';
+import { checkRange, checkTxn } from '../auth/authorize.js';
 import { Applier, type ApplyResult } from './apply.js';
 import { backendPath, urlText, type ServerConfig } from './config.js';
 import { RequestTooLargeError, StoppedError, TimeoutError, TooManyRequestsError } from './errors.js';
@@ -39,6 +40,13 @@ import { ForwardedError } from '../operating-error.js';
 import { hashBackend, hashKV } from '../mvcc/hash.js';
 import { Compactor } from './compactor.js';
 import { watchableStoreFor, type WatchableStore } from '../mvcc/watchable-store.js';
+import { AuthStore, type AuthInfo } from '../auth/store.js';
+import { authorizeProposal, type RequestOrigin } from '../auth/authorize.js';
+import type { TokenProvider } from '../auth/token-provider.js';
+import { SimpleTokenProvider } from '../auth/simple-token.js';
+import { JwtTokenProvider } from '../auth/jwt-token.js';
+import { BcryptPool } from '../auth/bcrypt.js';
+import { AuthRequests } from './auth-requests.js';
 
 const metaConsistentIndex = Buffer.from('consistent_index');
 const metaConfState = Buffer.from('conf_state');
@@ -102,6 +110,14 @@ export class EtcdServer implements StateMachine {
   readonly cluster: RaftCluster;
   readonly alarms: AlarmStore;
   readonly quota: BackendQuota;
+  /** Users, roles and permissions; checked at apply for every write. */
+  readonly auth: AuthStore;
+  /** Tokens this member issued or learned of (simple tokens live in memory, per member). */
+  readonly tokens: TokenProvider;
+  /** The Auth service's member side and every call's identity. */
+  readonly authRequests: AuthRequests;
+  private readonly hasher: BcryptPool;
+  private tokenSweepTimer: NodeJS.Timeout | undefined;
   private compactor: Compactor | undefined;
   readonly clusterId: bigint;
   readonly memberId: bigint;
@@ -163,7 +179,21 @@ export class EtcdServer implements StateMachine {
     this.quota = new BackendQuota(this.backend, config.quotaBackendBytes);
     this.applier.alarms = this.alarms;
     this.applier.quota = this.quota;
+    this.tokens = config.authToken.type === 'jwt'
+      ? new JwtTokenProvider(config.authToken.jwt)
+      : new SimpleTokenProvider(config.authTokenTtlSeconds * 1000, clock);
+    this.auth = new AuthStore(this.backend, {
+      enabled: (on) => this.tokens.enabled(on),
+      userInvalidated: (name) => this.tokens.invalidateUser(name),
+    });
+    this.applier.auth = this.auth;
+    this.applier.tokens = this.tokens;
+    // Permissions first: a caller without them learns nothing, not even that the quota is exceeded.
+    const leaseKeys = { keysOf: (id: bigint) => this.lessor.lookup(id)?.keys };
+    this.applier.addGuard({ check: (req) => authorizeProposal(this.auth, req, leaseKeys) });
     this.applier.addGuard(new CappedGuard(this.alarms));
+    this.hasher = new BcryptPool();
+    this.authRequests = new AuthRequests(this, this.auth, this.tokens, this.hasher, clock);
     this.appliedIndex = readU64(this.backend.get('meta', metaConsistentIndex)) ?? 0n;
     const storedConf = this.backend.get('meta', metaConfState);
     this.currentConfState = storedConf !== undefined ? ConfState.decode(storedConf) : { voters: [], learners: [] };
@@ -264,6 +294,8 @@ export class EtcdServer implements StateMachine {
       server.driver.campaign();
     }
     server.leaseExpiryTimer = setInterval(() => server.revokeExpiredLeases(), 500);
+    server.tokenSweepTimer = setInterval(() => server.tokens.sweep(), 1000);
+    server.tokenSweepTimer.unref();
     server.compactor = Compactor.fromConfig(config, server);
     server.compactor?.start();
     log.info({ memberId: server.memberId.toString(16), clusterId: server.clusterId.toString(16), boot: boot.kind, revision: server.store.currentRev.toString(), appliedIndex: server.appliedIndex.toString() }, 'member started');
@@ -320,14 +352,25 @@ export class EtcdServer implements StateMachine {
 
   // ---- KV ----
 
-  async range(r: RangeRequest): Promise<RangeResponse> {
+  async range(r: RangeRequest, ai?: AuthInfo): Promise<RangeResponse> {
     if (!r.serializable) await this.linearizableReadBarrier();
-    return applyRange(this.store.read(), r);
+    return this.authorizedRead(ai, (current) => checkRange(this.auth, current, r), () => applyRange(this.store.read(), r));
   }
 
-  async put(r: PutRequest): Promise<PutResponse> {
+  /**
+   * A read served here rather than through the log (etcd's doSerialize):
+   * checked against the store as it is now, for the caller's credentials. A
+   * token whose revision is pinned (a JWT) must still match the store.
+   */
+  private authorizedRead<T>(ai: AuthInfo | undefined, check: (ai: AuthInfo | undefined) => void, read: () => T): T {
+    const current = ai !== undefined && ai.revisionPinned !== true ? { ...ai, revision: this.auth.revision } : ai;
+    check(current);
+    return read();
+  }
+
+  async put(r: PutRequest, origin?: RequestOrigin): Promise<PutResponse> {
     this.checkQuota({ put: r });
-    return (await this.proposeAndWait({ put: r })) as PutResponse;
+    return (await this.proposeAndWait({ put: r }, origin)) as PutResponse;
   }
 
   /**
@@ -343,24 +386,28 @@ export class EtcdServer implements StateMachine {
   private raiseNoSpace(): void {
     if (this.alarms.get(AlarmType.NOSPACE).some((a) => a.memberID === this.memberId)) return;
     this.log.warn({ quotaBytes: this.config.quotaBackendBytes, dbSize: this.backend.sizeBytes() }, 'database space exceeded; raising NOSPACE alarm');
-    this.propose({ alarm: { action: AlarmRequest_AlarmAction.ACTIVATE, memberID: this.memberId, alarm: AlarmType.NOSPACE } }).catch(() => undefined);
+    this.propose({ alarm: { action: AlarmRequest_AlarmAction.ACTIVATE, memberID: this.memberId, alarm: AlarmType.NOSPACE } }, 'member').catch(() => undefined);
   }
 
-  async deleteRange(r: DeleteRangeRequest): Promise<DeleteRangeResponse> {
-    return (await this.proposeAndWait({ deleteRange: r })) as DeleteRangeResponse;
+  async deleteRange(r: DeleteRangeRequest, origin?: RequestOrigin): Promise<DeleteRangeResponse> {
+    return (await this.proposeAndWait({ deleteRange: r }, origin)) as DeleteRangeResponse;
   }
 
-  async txn(r: TxnRequest): Promise<TxnResponse> {
+  async txn(r: TxnRequest, origin?: RequestOrigin): Promise<TxnResponse> {
     if (isTxnReadonly(r)) {
       if (!isTxnSerializable(r)) await this.linearizableReadBarrier();
-      return applyTxn(this.store, r, this.applier.leases);
+      const ai = origin === 'member' ? undefined : origin;
+      return this.authorizedRead(ai, (current) => checkTxn(this.auth, current, r, this.leaseKeys), () => applyTxn(this.store, r, this.applier.leases));
     }
     this.checkQuota({ txn: r });
-    return (await this.proposeAndWait({ txn: r })) as TxnResponse;
+    return (await this.proposeAndWait({ txn: r }, origin)) as TxnResponse;
   }
 
-  async compact(r: CompactionRequest): Promise<CompactionResponse> {
-    const result = await this.propose({ compaction: r });
+  /** The keys attached to each lease, for the permission checks of lease operations. */
+  readonly leaseKeys = { keysOf: (id: bigint): Iterable<string> | undefined => this.lessor.lookup(id)?.keys };
+
+  async compact(r: CompactionRequest, origin?: RequestOrigin): Promise<CompactionResponse> {
+    const result = await this.propose({ compaction: r }, origin);
     if (r.physical && result.physical !== undefined) await result.physical;
     if (result.error !== undefined) throw result.error;
     const response = result.response as CompactionResponse;
@@ -370,16 +417,16 @@ export class EtcdServer implements StateMachine {
 
   // ---- leases ----
 
-  async leaseGrant(r: LeaseGrantRequest): Promise<LeaseGrantResponse> {
+  async leaseGrant(r: LeaseGrantRequest, origin?: RequestOrigin): Promise<LeaseGrantResponse> {
     // The proposer picks the id so that every member applies the same one.
     let id = r.ID;
     while (id === 0n) id = this.ids.next() & ((1n << 63n) - 1n);
     this.checkQuota({ leaseGrant: r });
-    return (await this.proposeAndWait({ leaseGrant: { ID: id, TTL: r.TTL } })) as LeaseGrantResponse;
+    return (await this.proposeAndWait({ leaseGrant: { ID: id, TTL: r.TTL } }, origin)) as LeaseGrantResponse;
   }
 
-  async leaseRevoke(r: LeaseRevokeRequest): Promise<LeaseRevokeResponse> {
-    return (await this.proposeAndWait({ leaseRevoke: r })) as LeaseRevokeResponse;
+  async leaseRevoke(r: LeaseRevokeRequest, origin?: RequestOrigin): Promise<LeaseRevokeResponse> {
+    return (await this.proposeAndWait({ leaseRevoke: r }, origin)) as LeaseRevokeResponse;
   }
 
   /**
@@ -504,7 +551,7 @@ export class EtcdServer implements StateMachine {
       for (const id of this.lessor.expired(Math.max(0, budget))) {
         if (this.revokesInFlight.has(id)) continue;
         this.revokesInFlight.add(id);
-        this.propose({ leaseRevoke: { ID: id } })
+        this.propose({ leaseRevoke: { ID: id } }, 'member')
           .catch((err: unknown) => this.log.warn({ err, lease: id.toString(16) }, 'failed to revoke expired lease'))
           .finally(() => this.revokesInFlight.delete(id));
       }
@@ -568,11 +615,12 @@ export class EtcdServer implements StateMachine {
    * Promotes a learner once it has caught up: its log must hold at least
    * 90% of the leader's (only the leader knows, so only the leader decides).
    */
-  async memberPromote(id: bigint): Promise<MemberInfo[]> {
+  /** `token` is the caller's auth token, passed on when a follower forwards the promotion to the leader. */
+  async memberPromote(id: bigint, token?: string): Promise<MemberInfo[]> {
     const learner = this.cluster.member(id);
     if (learner === undefined) throw new MemberNotFoundError();
     if (!learner.isLearner) throw new MemberNotLearnerError();
-    if (!this.driver.isLeader) return this.forwardPromote(id);
+    if (!this.driver.isLeader) return this.forwardPromote(id, token);
     const progress = this.driver.status.progress;
     const leaderMatch = progress?.get(this.memberId)?.match ?? 0n;
     const learnerMatch = progress?.get(id)?.match ?? 0n;
@@ -589,8 +637,8 @@ export class EtcdServer implements StateMachine {
 
   // ---- maintenance ----
 
-  async alarm(r: AlarmRequest): Promise<AlarmResponse> {
-    return (await this.proposeAndWait({ alarm: r })) as AlarmResponse;
+  async alarm(r: AlarmRequest, origin?: RequestOrigin): Promise<AlarmResponse> {
+    return (await this.proposeAndWait({ alarm: r }, origin)) as AlarmResponse;
   }
 
   /** Alarm and health information for Status.errors, as etcd prints them. */
@@ -634,7 +682,7 @@ export class EtcdServer implements StateMachine {
   }
 
   /** Asks the leader to promote (etcd forwards MemberPromote, as only the leader sees learner progress). */
-  private async forwardPromote(id: bigint): Promise<MemberInfo[]> {
+  private async forwardPromote(id: bigint, token: string | undefined): Promise<MemberInfo[]> {
     const leader = await this.waitLeader();
     const url = this.cluster.member(leader)?.clientUrls[0];
     if (url === undefined) throw new NotLeaderError();
@@ -646,7 +694,9 @@ export class EtcdServer implements StateMachine {
     const client = new ClusterClient(url.replace(/^https?:\/\//, ''), channelCredentials, { 'grpc.use_local_subchannel_pool': 1 });
     try {
       const resp = await new Promise<{ members: Array<{ ID: bigint }> }>((resolve, reject) => {
-        client.memberPromote({ ID: id }, new Metadata(), { deadline: Date.now() + this.requestTimeoutMs }, (err, r) => {
+        const metadata = new Metadata();
+        if (token !== undefined) metadata.set('token', token);
+        client.memberPromote({ ID: id }, metadata, { deadline: Date.now() + this.requestTimeoutMs }, (err, r) => {
           if (err) reject(new ForwardedError(err.code, err.details));
           else resolve(r);
         });
@@ -674,23 +724,32 @@ export class EtcdServer implements StateMachine {
 
   // ---- proposals ----
 
-  private async proposeAndWait(body: Omit<InternalRaftRequest, 'header'>): Promise<unknown> {
-    const result = await this.propose(body);
+  private async proposeAndWait(body: Omit<InternalRaftRequest, 'header'>, origin: RequestOrigin): Promise<unknown> {
+    const result = await this.propose(body, origin);
     if (result.error !== undefined) throw result.error;
     return result.response;
   }
 
   /**
    * Proposes one request and waits until this member has applied it. The
-   * encoded size is checked against --max-request-bytes as etcd does.
+   * encoded size is checked against --max-request-bytes as etcd does. The
+   * header carries who asked (`origin`): a client's identity, checked at
+   * apply; 'member' for what the member proposes for itself; nothing for a
+   * caller without credentials.
    */
-  async propose(body: Omit<InternalRaftRequest, 'header'>): Promise<ApplyResult> {
+  async propose(body: Omit<InternalRaftRequest, 'header'>, origin?: RequestOrigin): Promise<ApplyResult> {
     if (this.stopped) throw new StoppedError();
     if (this.driver.committedIndex - this.appliedIndex > BigInt(applyCommitGapMax)) throw new TooManyRequestsError();
+    // Passwords are hashed before they are proposed: none may reach the log (etcd 3.4 wrote them there).
+    assert.ok((body.authUserAdd?.password ?? '') === '' && (body.authUserChangePassword?.password ?? '') === '', 'a plain password was about to be proposed');
     const id = this.ids.next();
-    const data = body.put !== undefined && Object.keys(body).length === 1
+    const ai = origin === 'member' ? undefined : origin;
+    const data = body.put !== undefined && Object.keys(body).length === 1 && origin === undefined
       ? encodeInternalPut(id, body.put)
-      : InternalRaftRequest.encode({ ...body, header: { ID: id, username: '', authRevision: 0n } }).finish();
+      : InternalRaftRequest.encode({
+        ...body,
+        header: { ID: id, username: ai?.username ?? '', authRevision: ai?.revision ?? 0n, fromMember: origin === 'member' },
+      }).finish();
     if (data.length > this.config.maxRequestBytes) throw new RequestTooLargeError();
     return this.waitFor(id, () => this.driver.propose(data));
   }
@@ -727,7 +786,7 @@ export class EtcdServer implements StateMachine {
         if (this.waits.isRegistered(cc.id)) results.push([cc.id, result]);
       } else if (entry.data.length > 0) {
         const request = InternalRaftRequest.decode(entry.data);
-        const result = this.applier.apply(request);
+        const result = this.applier.apply(request, entry.index);
         if (result.error !== undefined) this.counters.proposalsFailed++;
         if (result.error instanceof NoSpaceError) this.raiseNoSpace();
         if (request.header !== undefined && this.waits.isRegistered(request.header.ID)) results.push([request.header.ID, result]);
@@ -787,6 +846,7 @@ export class EtcdServer implements StateMachine {
     this.store.reattachLeases();
     this.cluster.reload(this.backend);
     this.alarms.reload();
+    this.auth.reload(this.backend);
     const applied = readU64(this.backend.get('meta', metaConsistentIndex)) ?? 0n;
     assert.equal(applied, index, `snapshot database is at index ${applied}, the snapshot at ${index}`);
     this.appliedIndex = applied;
@@ -840,7 +900,7 @@ export class EtcdServer implements StateMachine {
       return;
     }
     this.publishing = true;
-    this.propose({ memberAttributes: { memberId: this.memberId, name: this.config.name, clientUrls } })
+    this.propose({ memberAttributes: { memberId: this.memberId, name: this.config.name, clientUrls } }, 'member')
       .then((r) => {
         if (r.error === undefined) this.markPublished();
       })
@@ -926,11 +986,27 @@ export class EtcdServer implements StateMachine {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.leaseExpiryTimer);
+    clearInterval(this.tokenSweepTimer);
     clearTimeout(this.backendCommitTimer);
     this.compactor?.stop();
     await this.driver.stop();
     this.waits.failAll(new StoppedError());
     await this.store.compactionsSettled().catch(() => undefined);
+    await this.hasher.close();
     await this.backend.close();
+  }
+
+  /** Resolves once `index` is applied here, or false after `timeoutMs`. */
+  async appliedWithin(index: bigint, timeoutMs: number): Promise<boolean> {
+    if (index <= this.appliedIndex) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.waitApplied(index).then(() => true), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

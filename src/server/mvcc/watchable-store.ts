@@ -190,6 +190,11 @@ export class WatchStream {
     return this.owner.createWatcher(this, options);
   }
 
+  /** Refuses a watch before it exists (no permission, bad token): created and canceled at once, with the reason. */
+  refuse(cancelReason: string): void {
+    this.enqueue(newResponse(this.owner.currentRev, { watchId: invalidWatchId, created: true, canceled: true, cancelReason }), false);
+  }
+
   /** Cancels a watcher and queues the cancel response; false (and no response) if the id is unknown. */
   cancel(id: bigint): boolean {
     const w = this.watchers.get(id);

@@ -26,7 +26,7 @@ describe('hand-written protobuf encoders produce the generated encoders\' bytes'
   it('InternalRaftRequest of a put', () => {
     fc.assert(fc.property(uint64, bytes, bytes, int64, fc.boolean(), fc.boolean(), fc.boolean(), (id, key, value, lease, prevKv, ignoreValue, ignoreLease) => {
       const put: PutRequest = { key, value, lease, prevKv, ignoreValue, ignoreLease };
-      const generated = InternalRaftRequest.encode({ header: { ID: id, username: '', authRevision: 0n }, put }).finish();
+      const generated = InternalRaftRequest.encode({ header: { ID: id, username: '', authRevision: 0n, fromMember: false }, put }).finish();
       same(encodeInternalPut(id, put), generated);
       assert.deepEqual(InternalRaftRequest.decode(encodeInternalPut(id, put)).put, put);
     }), { numRuns: 2000 });

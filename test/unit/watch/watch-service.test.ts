@@ -5,14 +5,17 @@ import { WatchClient, WatchRequest, WatchService, type ResponseHeader, type Watc
 import type { EtcdServer } from '../../../src/server/etcdserver/server.js';
 import { Backend } from '../../../src/server/mvcc/backend.js';
 import { KVStore } from '../../../src/server/mvcc/kvstore.js';
+import { AuthStore } from '../../../src/server/auth/store.js';
 import { watchableStoreFor, type WatchableStore } from '../../../src/server/mvcc/watchable-store.js';
 import { watchService } from '../../../src/server/api/watch-service.js';
 import { removeTempDirs, sleep, tempDir, waitFor } from '../../support/procs.js';
 
-/** Just what the Watch service uses of a member. */
-function fakeMember(store: KVStore): EtcdServer {
+/** Just what the Watch service uses of a member (auth off: a real, disabled auth store; callers carry no identity). */
+function fakeMember(store: KVStore, backend: Backend): EtcdServer {
   return {
     store,
+    auth: new AuthStore(backend, { enabled: () => undefined, userInvalidated: () => undefined }),
+    authRequests: { authInfo: () => Promise.resolve(undefined) },
     watchable: watchableStoreFor(store),
     config: { maxRequestBytes: 1.5 * 1024 * 1024, watchProgressNotifyIntervalMs: 600_000 },
     fillHeader: (h: ResponseHeader | undefined) => {
@@ -33,10 +36,11 @@ describe('Watch gRPC service in process', function () {
   const cap = 64 * 1024;
 
   before(async () => {
-    store = new KVStore(Backend.open(join(tempDir('watch-svc-'), 'db')));
+    const backend = Backend.open(join(tempDir('watch-svc-'), 'db'));
+    store = new KVStore(backend);
     watchable = watchableStoreFor(store, { limits: { streamQueueBytesMax: cap, streamCatchUpBelowBytes: cap / 2 } });
     server = new Server();
-    server.addService(WatchService, watchService(fakeMember(store), { progressNotifyIntervalMs: 100 }) as unknown as UntypedServiceImplementation);
+    server.addService(WatchService, watchService(fakeMember(store, backend), { progressNotifyIntervalMs: 100 }) as unknown as UntypedServiceImplementation);
     const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
     client = new WatchClient(`127.0.0.1:${port}`, credentials.createInsecure());
   });
