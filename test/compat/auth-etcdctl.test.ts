@@ -90,10 +90,13 @@ async function play(endpoint: string): Promise<CliRun[]> {
   return runs;
 }
 
+/** Every regular file under dir (the member's private unix socket is not one). */
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
-    return statSync(path).isDirectory() ? filesUnder(path) : [path];
+    const stat = statSync(path);
+    if (stat.isDirectory()) return filesUnder(path);
+    return stat.isFile() ? [path] : [];
   });
 }
 
