@@ -1,4 +1,5 @@
 import assert from 'node:assert';
+import { hpackIntegerContinuationOctetsMax, hpackIntegerMax, hpackSizeUpdatesPerBlockMax } from './grpc-server/limits.js';
 
 /**
  * HPACK (RFC 7541), only as much as the HTTP/2 authority fix needs: a full
@@ -198,9 +199,6 @@ export function huffmanEncode(input: Buffer): Buffer {
 // ---------------------------------------------------------------------------
 // Decoder.
 
-/** Integers larger than this are never meaningful here (lengths, indexes, table sizes). */
-const integerMax = 2 ** 28;
-
 /**
  * The dynamic table (section 2.3.2): newest entry last, so HPACK index
  * 62 is entries[entries.length - 1]. It holds at most tableBytesMax / 32
@@ -223,6 +221,7 @@ class DynamicTable {
     if (size > this.maxBytes) return;
     this.entries.push([name, value]);
     this.bytes += size;
+    assert(this.bytes <= this.maxBytes);
   }
 
   /** Entries newest first (HPACK index 62 first), and their size in the section 4.1 sense. */
@@ -231,6 +230,8 @@ class DynamicTable {
   }
 
   resize(maxBytes: number): void {
+    // A size that is not a finite count would switch eviction off (NaN compares false with everything).
+    assert(Number.isSafeInteger(maxBytes) && maxBytes >= 0);
     this.maxBytes = maxBytes;
     this.evictTo(maxBytes);
   }
@@ -274,9 +275,13 @@ export class HpackDecoder {
     this.pos = 0;
     const fields: HeaderField[] = [];
     let listBytes = 0;
+    let sizeUpdates = 0;
     while (this.pos < block.length) {
       const field = this.decodeRepresentation(fields.length === 0);
-      if (field === undefined) continue;
+      if (field === undefined) {
+        if (++sizeUpdates > hpackSizeUpdatesPerBlockMax) throw new HpackError(`more than ${hpackSizeUpdatesPerBlockMax} dynamic table size updates`);
+        continue;
+      }
       listBytes += field.name.length + field.value.length + entryOverheadBytes;
       if (listBytes > this.listBytesMax) throw new HpackError(`header list larger than ${this.listBytesMax} bytes`);
       fields.push(field);
@@ -323,20 +328,29 @@ export class HpackDecoder {
     return entry;
   }
 
-  /** Section 5.1: an integer with an N-bit prefix in the current octet. */
+  /**
+   * Section 5.1: an integer with an N-bit prefix in the current octet. At
+   * most hpackIntegerContinuationOctetsMax octets follow the prefix, so the
+   * value stays an exact, finite number below 2^29 whatever the input, and
+   * anything above hpackIntegerMax is refused.
+   */
   private integer(prefixBits: number): number {
     const block = this.block;
     if (this.pos >= block.length) throw new HpackError('truncated integer');
     const prefixMax = (1 << prefixBits) - 1;
     let value = block[this.pos++] & prefixMax;
     if (value < prefixMax) return value;
-    for (let shift = 0; ; shift += 7) {
+    let weight = 1;
+    for (let octets = 1; ; octets++) {
+      if (octets > hpackIntegerContinuationOctetsMax) throw new HpackError(`integer too large: more than ${hpackIntegerContinuationOctetsMax} continuation octets`);
       if (this.pos >= block.length) throw new HpackError('truncated integer');
       const octet = block[this.pos++];
-      value += (octet & 0x7f) * 2 ** shift;
-      if (value > integerMax) throw new HpackError('integer too large');
-      if ((octet & 0x80) === 0) return value;
+      value += (octet & 0x7f) * weight;
+      if ((octet & 0x80) === 0) break;
+      weight *= 128;
     }
+    if (value > hpackIntegerMax) throw new HpackError('integer too large');
+    return value;
   }
 
   /** Section 5.2: a string literal, raw or Huffman-coded. */

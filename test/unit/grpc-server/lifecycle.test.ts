@@ -13,7 +13,7 @@ describe('grpc-server: stream lifecycle', function () {
   beforeEach(async () => {
     const test = testImplementation();
     state = test.state;
-    server = await startServer([[testService, test.implementation]]);
+    server = await startServer([[testService, test.implementation]], { maxConcurrentStreams: 1000 });
   });
   afterEach(async () => {
     clients.closeAll();
