@@ -57,27 +57,4 @@ describe('grpc-server: HTTP/2 connection', function () {
       assert.deepEqual(status.messages.map(String), ['cut']);
     });
   });
-
-  describe('streams reset by the client (rapid reset, CVE-2023-44487)', () => {
-    const openAndReset = (count: number, firstId = 1) => {
-      const frames: Buffer[] = [];
-      for (let i = 0, id = firstId; i < count; i++, id += 2) {
-        frames.push(frame(T.headers, F.endHeaders, id, requestBlock('/t.Test/Hang')), frame(T.rstStream, 0, id, uint32(E.cancel)));
-      }
-      return frames;
-    };
-
-    it('a client within its budget keeps its connection', async () => {
-      const client = await open();
-      client.send(...openAndReset(500));
-      client.unary(1001, '/t.Test/Echo', Buffer.from('still here'));
-      assert.deepEqual((await client.status(1001)).messages.map(String), ['still here']);
-    });
-
-    it('a client resetting thousands of running calls at once gets GOAWAY ENHANCE_YOUR_CALM', async () => {
-      const client = await open();
-      client.send(...openAndReset(3000));
-      assert.equal(await client.goAwayCode(), E.enhanceYourCalm);
-    });
-  });
 });

@@ -836,7 +836,7 @@ export class Http2Connection implements StreamConnection {
 
   private fail(err: unknown): void {
     if (err instanceof ConnectionError) {
-      this.destroy(err.code, err.message);
+      this.destroy(err.code, err.debug);
       return;
     }
     // Not a protocol error: a bug on our side. The connection goes, the server stays.
