@@ -4,7 +4,7 @@ import { Http2Connection, type ConnectionOptions, type RequestHandler } from './
 import { ErrorCode } from './frames.js';
 import {
   connectionBufferedBytesMax, handshakeTimeoutMsDefault, headerListBytesMax, idleTimeoutMsDefault, incompleteFrameTimeoutMsDefault,
-  keepaliveMinTimeMsDefault, keepaliveTimeMsDefault, keepaliveTimeoutMsDefault, maxConcurrentStreamsDefault, serverMemoryBytesMax,
+  keepaliveMinTimeMsDefault, keepaliveTimeMsDefault, keepaliveTimeoutMsDefault, keepaliveWithoutStreamMinTimeMs, maxConcurrentStreamsDefault, serverMemoryBytesMax,
   shutdownGraceMsDefault, streamWindowBytesDefault, sweepIntervalMsMax, windowBytesMax,
 } from './limits.js';
 import { MemoryBudget } from './memory-budget.js';
@@ -46,7 +46,11 @@ export interface GrpcServerOptions {
    * "too_many_pings"). See limits.ts.
    */
   keepaliveMinTimeMs?: number;
-  /** Whether clients may ping that often with no stream open (grpc-go's PermitWithoutStream; etcd: false). */
+  /**
+   * Whether clients may ping that often with no stream open (grpc-go's
+   * PermitWithoutStream; etcd: false). Both default to etcd's policy, unless
+   * keepaliveTimeMs is shorter: then clients may ping as often as we do.
+   */
   keepalivePermitWithoutStream?: boolean;
   /** SETTINGS_MAX_CONCURRENT_STREAMS announced (etcd --max-concurrent-streams, 2^32-1); a connection holds at most 10 000 whatever it says. */
   maxConcurrentStreams?: number;
@@ -95,13 +99,18 @@ export class GrpcServer implements RequestHandler {
       throw new RangeError(`maxConcurrentStreams must be an integer from 0 to ${maxConcurrentStreamsDefault}, not ${maxConcurrentStreams}`);
     }
     this.memoryBudget = new MemoryBudget(options.memoryBytesMax ?? serverMemoryBytesMax);
+    const keepaliveTimeMs = options.keepaliveTimeMs ?? keepaliveTimeMsDefault;
+    // Unless told otherwise, we never hold clients to fewer PINGs than we send them: a server that
+    // pings every few seconds itself (the peer listener) lets its clients do the same, with or
+    // without streams, half the period allowed for timer slack. With etcd's 2 h this is etcd's policy.
+    const ownPingMs = keepaliveTimeMs > 0 ? keepaliveTimeMs : Infinity;
     this.connectionOptions = {
       maxReceiveMessageBytes: maxReceive,
       bufferedBytesMax: options.connectionBufferedBytesMax ?? connectionBufferedBytesMax,
-      keepaliveTimeMs: options.keepaliveTimeMs ?? keepaliveTimeMsDefault,
+      keepaliveTimeMs,
       keepaliveTimeoutMs: options.keepaliveTimeoutMs ?? keepaliveTimeoutMsDefault,
-      keepaliveMinTimeMs: options.keepaliveMinTimeMs ?? keepaliveMinTimeMsDefault,
-      keepalivePermitWithoutStream: options.keepalivePermitWithoutStream ?? false,
+      keepaliveMinTimeMs: options.keepaliveMinTimeMs ?? Math.min(keepaliveMinTimeMsDefault, ownPingMs / 2),
+      keepalivePermitWithoutStream: options.keepalivePermitWithoutStream ?? ownPingMs < keepaliveWithoutStreamMinTimeMs,
       maxConcurrentStreams,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? handshakeTimeoutMsDefault,
       incompleteFrameTimeoutMs: options.incompleteFrameTimeoutMs ?? incompleteFrameTimeoutMsDefault,
