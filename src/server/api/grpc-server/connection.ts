@@ -239,9 +239,10 @@ export class Http2Connection implements StreamConnection {
 
   /** What tests and the property tests check against the limits. */
   limitsSnapshot(): {
-    headerTableBytes: number; blockFragments: number; blockBytes: number; transportBytes: number; streams: number; unsentAcks: number;
+    headerTableBytes: number; blockFragments: number; blockBytes: number; transportBytes: number; streams: number; streamsOpened: number; unsentAcks: number;
   } {
     return {
+      streamsOpened: this.streamsOpened,
       headerTableBytes: this.decoder.dynamicTable().bytes,
       blockFragments: this.blockFragments.length,
       blockBytes: this.blockBytes,
