@@ -4,7 +4,7 @@ import {
   ConnectionError, ErrorCode, Flag, FrameType, Setting, StreamError, frameHeaderBytes, peerMaxFrameBytesMax, peerMaxFrameBytesMin, preface,
 } from './frames.js';
 import {
-  connectionWindowBytes, continuationFramesPerBlockMax, defaultWindowBytes, glitchCreditPerRequest, glitchesBurst, glitchesPerSecond,
+  connectionSendQueuedBytesMax, connectionWindowBytes, continuationFramesPerBlockMax, defaultWindowBytes, glitchCreditPerRequest, glitchesBurst, glitchesPerSecond,
   headerBlockBytesMax, headerListBytesMax, headerListDecodeBytesMax, headerTableBytes, keepaliveWithoutStreamMinTimeMs, maxFrameBytes,
   pingStrikesMax, refusedStreamsInARowMax, settingsEntriesMax, socketBufferedBytesMax, streamResetsBurst, streamResetsPerSecond,
   streamsPerConnectionMax, unsentAcksMax, windowBytesMax,
@@ -568,7 +568,10 @@ export class Http2Connection implements StreamConnection {
     if (streamId % 2 === 0) throw new ConnectionError(ErrorCode.ProtocolError, `client stream with even id ${streamId}`);
     if (streamId <= this.lastStreamId) throw new ConnectionError(ErrorCode.ProtocolError, `HEADERS on closed stream ${streamId}`);
     this.lastStreamId = streamId;
-    if (this.goAwayStreamId !== undefined || this.streams.size >= Math.min(this.options.maxConcurrentStreams, streamsPerConnectionMax)) {
+    // After GOAWAY, past the stream limit, or while the client leaves a full queue of responses unread:
+    // a client that reads nothing gets no new work done.
+    if (this.goAwayStreamId !== undefined || this.streams.size >= Math.min(this.options.maxConcurrentStreams, streamsPerConnectionMax)
+      || this.sendQueuedBytes >= connectionSendQueuedBytesMax) {
       this.refuseStream(streamId);
       return;
     }
@@ -583,8 +586,7 @@ export class Http2Connection implements StreamConnection {
   }
 
   /**
-   * After GOAWAY, or past the stream limit: refused streams were not
-   * processed, so clients retry them (§8.7). Refusing costs the client
+   * Refused streams were not processed, so clients retry them (§8.7). Refusing costs the client
    * nothing, so a run of refusals is bounded (Node's maxSessionRejectedStreams).
    */
   private refuseStream(streamId: number): void {
