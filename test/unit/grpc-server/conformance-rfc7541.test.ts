@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { encodeHeaderBlock, encodeInteger, encodeString } from '../../../src/server/api/hpack.js';
-import { E, F, RawClients, T, frame, grpcMessage, requestFields, startServer, type RawClient, type TestServer } from './raw-h2.js';
+import {
+  E, F, RawClients, T, describeSections, frame, grpcMessage, requestFields, startServer, type RawClient, type Section, type TestServer,
+} from './raw-h2.js';
 import { testImplementation, testService } from './test-service.js';
 
 /**
@@ -33,9 +35,7 @@ function call(id: number, ...parts: Buffer[]): Buffer[] {
 const raw = (block: Buffer) => [frame(T.headers, F.endHeaders, 1, block)];
 
 type Expect = 'compression error' | { served: number[] };
-type Case = [name: string, send: () => Buffer[], expect: Expect];
-
-const sections: [title: string, cases: Case[]][] = [
+const sections: Section<Expect>[] = [
   ['RFC 7541 §2.3.3 Index Address Space', [
     ['the last static index (61) is a field', () => call(1, indexed(61)), { served: [1] }],
     ['an index past the static table with an empty dynamic table', () => call(1, indexed(62)), 'compression error'],
@@ -120,15 +120,5 @@ describe('grpc-server conformance: RFC 7541', function () {
     assert(!client.frames.some((f) => f.type === T.goAway));
   }
 
-  for (const [title, cases] of sections) {
-    describe(title, () => {
-      for (const [name, send, expect] of cases) {
-        it(name, async () => {
-          const client = await clients.connect(server.port);
-          client.send(...send());
-          await expectAnswer(client, expect);
-        });
-      }
-    });
-  }
+  describeSections(sections, () => server.port, clients, expectAnswer);
 });

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { encodeHeaderBlock, type HeaderField } from '../../../src/server/api/hpack.js';
 import {
-  E, F, RawClients, S, T, frame, grpcMessage, requestBlock, requestFields, settingsPayload, startServer, uint32, type RawClient, type TestServer,
+  E, F, RawClients, S, T, describeSections, frame, grpcMessage, requestBlock, requestFields, settingsPayload, startServer, uint32,
+  type RawClient, type Section, type TestServer,
 } from './raw-h2.js';
 import { testImplementation, testService, type TestServiceState } from './test-service.js';
 
@@ -22,7 +23,6 @@ type Expect =
   | { streamError: number; streamId?: number }
   | { check: (client: RawClient, state: TestServiceState) => Promise<void> };
 
-type Case = [name: string, send: () => Buffer[], expect: Expect];
 
 const field = (name: string, value: string): HeaderField => ({ name, value, sensitive: false });
 /** HEADERS (END_HEADERS) of a call that waits for its request: the stream stays open. */
@@ -66,7 +66,7 @@ async function stillServing(client: RawClient, id = nextId): Promise<void> {
   assert(!client.frames.some((f) => f.type === T.goAway));
 }
 
-const sections: [title: string, cases: Case[]][] = [
+const sections: Section<Expect>[] = [
   ['RFC 9113 §3.4 HTTP/2 Connection Preface', [
     ['SETTINGS is the first frame the server sends', () => [], {
       check: async (client) => assert.equal(client.frames[0].type, T.settings),
@@ -359,17 +359,7 @@ describe('grpc-server conformance: RFC 9113', function () {
   });
   after(() => server.close());
 
-  for (const [title, cases] of sections) {
-    describe(title, () => {
-      for (const [name, send, expect] of cases) {
-        it(name, async () => {
-          const client = await clients.connect(server.port);
-          client.send(...send());
-          await expectAnswer(client, expect, state);
-        });
-      }
-    });
-  }
+  describeSections(sections, () => server.port, clients, (client, expect) => expectAnswer(client, expect, state));
 
   describe('RFC 9113 §3.4 HTTP/2 Connection Preface: violations', () => {
     const cases: [string, Buffer[]][] = [

@@ -307,3 +307,21 @@ export async function waitUntil(condition: () => boolean, timeoutMs = 5000): Pro
     await sleep(10);
   }
 }
+
+/** A conformance section: cases of a name, the frames to send and the answer expected. */
+export type Section<Expect> = [title: string, cases: [name: string, send: () => Buffer[], expect: Expect][]];
+
+/** One describe per section and one test per case: a fresh connection sends the case's frames, `answer` checks the reply. */
+export function describeSections<Expect>(sections: Section<Expect>[], port: () => number, clients: RawClients, answer: (client: RawClient, expect: Expect) => Promise<void>): void {
+  for (const [title, cases] of sections) {
+    describe(title, () => {
+      for (const [name, send, expect] of cases) {
+        it(name, async () => {
+          const client = await clients.connect(port());
+          client.send(...send());
+          await answer(client, expect);
+        });
+      }
+    });
+  }
+}
