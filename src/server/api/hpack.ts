@@ -2,10 +2,11 @@ import assert from 'node:assert';
 import { hpackIntegerContinuationOctetsMax, hpackIntegerMax, hpackSizeUpdatesPerBlockMax } from './grpc-server/limits.js';
 
 /**
- * HPACK (RFC 7541), only as much as the HTTP/2 authority fix needs: a full
- * decoder (integers, Huffman strings, static and dynamic tables, size
- * updates) and an encoder that never touches the peer's dynamic table, so
- * header blocks can be re-encoded without keeping two tables in step.
+ * HPACK (RFC 7541), as our HTTP/2 server needs it: a full decoder
+ * (integers, Huffman strings, static and dynamic tables, size updates)
+ * that stays within its limits whatever a client sends (bounded integers,
+ * table and list sizes; grpc-server/limits.ts), and an encoder that never
+ * touches the peer's dynamic table.
  *
  * Header names and values are latin1 strings: HPACK strings are octets, and
  * latin1 maps each octet to one UTF-16 unit and back, so a decode/encode

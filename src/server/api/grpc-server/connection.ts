@@ -4,7 +4,7 @@ import {
   ConnectionError, ErrorCode, Flag, FrameType, Setting, StreamError, frameHeaderBytes, peerMaxFrameBytesMax, peerMaxFrameBytesMin, preface,
 } from './frames.js';
 import {
-  connectionSendQueuedBytesMax, connectionWindowBytes, continuationFramesPerBlockMax, defaultWindowBytes, glitchCreditPerRequest, glitchesBurst, glitchesPerSecond,
+  closeLingerMs, connectionSendQueuedBytesMax, connectionWindowBytes, continuationFramesPerBlockMax, goAwayDebugCharsMax, defaultWindowBytes, glitchCreditPerRequest, glitchesBurst, glitchesPerSecond,
   headerBlockBytesMax, headerListBytesMax, headerListDecodeBytesMax, headerTableBytes, keepaliveWithoutStreamMinTimeMs, maxFrameBytes,
   pingStrikesMax, refusedStreamsInARowMax, settingsEntriesMax, socketBufferedBytesMax, streamResetsBurst, streamResetsPerSecond,
   streamsPerConnectionMax, unsentAcksMax, windowBytesMax,
@@ -777,7 +777,7 @@ export class Http2Connection implements StreamConnection {
   }
 
   private writeGoAway(code: ErrorCode, debug: string): void {
-    const text = Buffer.from(debug.slice(0, 256), 'utf8');
+    const text = Buffer.from(debug.slice(0, goAwayDebugCharsMax), 'utf8');
     this.output.header(8 + text.length, FrameType.GoAway, 0, 0);
     this.output.uint32(this.goAwayStreamId ?? this.lastStreamId);
     this.output.uint32(code);
@@ -858,7 +858,7 @@ export class Http2Connection implements StreamConnection {
     this.output.flush();
     this.socket.end();
     // A client that never closes its side does not keep the socket.
-    this.closeTimer = setTimeout(() => this.socket.destroy(), 1000);
+    this.closeTimer = setTimeout(() => this.socket.destroy(), closeLingerMs);
     this.closeTimer.unref();
   }
 

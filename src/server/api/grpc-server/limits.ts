@@ -164,6 +164,12 @@ export const connectionSendQueuedBytesMax = 64 * 1024 * 1024;
  */
 export const serverMemoryBytesMax = 512 * 1024 * 1024;
 
+/** Largest request message unless the server is told otherwise: gRPC's default (grpc.max_receive_message_length, 4 MiB). */
+export const maxReceiveMessageBytesDefault = 4 * 1024 * 1024;
+
+/** Request messages an async iterator (`for await` over a call) holds unread before it pauses the stream. */
+export const callIteratorHighWaterMessages = 16;
+
 /** Output the socket may hold before we stop framing and reading. */
 export const socketBufferedBytesMax = 1024 * 1024;
 
@@ -274,6 +280,12 @@ export const keepaliveTimeoutMsDefault = 20_000;
 
 /** How often the server looks at its connections' timers (handshake, incomplete frames, idleness); shorter timeouts check faster. */
 export const sweepIntervalMsMax = 1000;
+
+/** Debug data we put in a GOAWAY: the reason, cut to this many characters. */
+export const goAwayDebugCharsMax = 256;
+
+/** How long a closed connection waits for the client to close its side before the socket is destroyed. */
+export const closeLingerMs = 1000;
 
 /** How long a graceful shutdown lets calls in flight finish before closing connections. */
 export const shutdownGraceMsDefault = 5_000;

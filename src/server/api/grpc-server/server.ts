@@ -4,7 +4,7 @@ import { Http2Connection, type ConnectionOptions, type RequestHandler } from './
 import { ErrorCode } from './frames.js';
 import {
   connectionBufferedBytesMax, handshakeTimeoutMsDefault, headerListBytesMax, idleTimeoutMsDefault, incompleteFrameTimeoutMsDefault,
-  keepaliveMinTimeMsDefault, keepaliveTimeMsDefault, keepaliveTimeoutMsDefault, keepaliveWithoutStreamMinTimeMs, maxConcurrentStreamsDefault, serverMemoryBytesMax,
+  keepaliveMinTimeMsDefault, keepaliveTimeMsDefault, maxReceiveMessageBytesDefault, keepaliveTimeoutMsDefault, keepaliveWithoutStreamMinTimeMs, maxConcurrentStreamsDefault, serverMemoryBytesMax,
   shutdownGraceMsDefault, streamWindowBytesDefault, sweepIntervalMsMax, windowBytesMax,
 } from './limits.js';
 import { MemoryBudget } from './memory-budget.js';
@@ -64,7 +64,6 @@ export interface GrpcServerOptions {
   memoryBytesMax?: number;
 }
 
-const defaultMaxReceiveMessageBytes = 4 * 1024 * 1024;
 
 /**
  * A gRPC server on our own HTTP/2 framing (connection.ts, stream.ts) taking
@@ -92,7 +91,7 @@ export class GrpcServer implements RequestHandler {
   private readonly sweepIntervalMs: number;
 
   constructor(options: GrpcServerOptions = {}) {
-    const maxReceive = options.maxReceiveMessageBytes ?? defaultMaxReceiveMessageBytes;
+    const maxReceive = options.maxReceiveMessageBytes ?? maxReceiveMessageBytesDefault;
     this.maxSendMessageBytes = options.maxSendMessageBytes ?? windowBytesMax;
     const maxConcurrentStreams = options.maxConcurrentStreams ?? maxConcurrentStreamsDefault;
     if (!Number.isInteger(maxConcurrentStreams) || maxConcurrentStreams < 0 || maxConcurrentStreams > maxConcurrentStreamsDefault) {
