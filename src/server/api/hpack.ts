@@ -1,5 +1,6 @@
 import assert from 'node:assert';
 import { hpackIntegerContinuationOctetsMax, hpackIntegerMax, hpackSizeUpdatesPerBlockMax } from './grpc-server/limits.js';
+import { validFieldValue, validNameOrPseudo } from './grpc-server/http-fields.js';
 
 /**
  * HPACK (RFC 7541), as our HTTP/2 server needs it: a full decoder
@@ -28,11 +29,19 @@ export interface HeaderField {
   sensitive: boolean;
 }
 
+/** A table entry, with the validity of its name and value worked out once. */
+interface Entry {
+  readonly name: string;
+  readonly value: string;
+  readonly badName: boolean;
+  readonly badValue: boolean;
+}
+
 /** Section 4.1: every table entry costs its octets plus this overhead. */
 export const entryOverheadBytes = 32;
 
 /** RFC 7541 Appendix A, index 1 first. */
-const staticTable: readonly (readonly [string, string])[] = [
+const staticPairs: readonly (readonly [string, string])[] = [
   [':authority', ''], [':method', 'GET'], [':method', 'POST'], [':path', '/'],
   [':path', '/index.html'], [':scheme', 'http'], [':scheme', 'https'], [':status', '200'],
   [':status', '204'], [':status', '206'], [':status', '304'], [':status', '400'],
@@ -50,12 +59,13 @@ const staticTable: readonly (readonly [string, string])[] = [
   ['transfer-encoding', ''], ['user-agent', ''], ['vary', ''], ['via', ''],
   ['www-authenticate', ''],
 ];
-assert.equal(staticTable.length, 61);
+assert.equal(staticPairs.length, 61);
+const staticTable: readonly Entry[] = staticPairs.map(([name, value]) => ({ name, value, badName: false, badValue: false }));
 
 /** First static index of each name, and the index of each exact (name, value) pair. */
 const staticNameIndex = new Map<string, number>();
 const staticPairIndex = new Map<string, Map<string, number>>();
-staticTable.forEach(([name, value], i) => {
+staticPairs.forEach(([name, value], i) => {
   if (!staticNameIndex.has(name)) staticNameIndex.set(name, i + 1);
   let byValue = staticPairIndex.get(name);
   if (byValue === undefined) staticPairIndex.set(name, (byValue = new Map()));
@@ -206,28 +216,28 @@ export function huffmanEncode(input: Buffer): Buffer {
  * entries (128 at the default 4096), so eviction by shift() stays cheap.
  */
 class DynamicTable {
-  private readonly entries: [string, string][] = [];
+  private readonly entries: Entry[] = [];
   private bytes = 0;
 
   constructor(public maxBytes: number) {}
 
-  get(index: number): readonly [string, string] | undefined {
+  get(index: number): Entry | undefined {
     return this.entries[this.entries.length - index];
   }
 
-  add(name: string, value: string): void {
-    const size = name.length + value.length + entryOverheadBytes;
+  add(entry: Entry): void {
+    const size = entry.name.length + entry.value.length + entryOverheadBytes;
     this.evictTo(this.maxBytes - size);
     // Section 4.4: an entry larger than the table empties it and is not added.
     if (size > this.maxBytes) return;
-    this.entries.push([name, value]);
+    this.entries.push(entry);
     this.bytes += size;
     assert(this.bytes <= this.maxBytes);
   }
 
   /** Entries newest first (HPACK index 62 first), and their size in the section 4.1 sense. */
   snapshot(): { entries: [string, string][]; bytes: number } {
-    return { entries: this.entries.map(([n, v]) => [n, v] as [string, string]).reverse(), bytes: this.bytes };
+    return { entries: this.entries.map((e) => [e.name, e.value] as [string, string]).reverse(), bytes: this.bytes };
   }
 
   resize(maxBytes: number): void {
@@ -239,7 +249,7 @@ class DynamicTable {
 
   private evictTo(bytes: number): void {
     while (this.bytes > Math.max(bytes, 0)) {
-      const [name, value] = this.entries.shift()!;
+      const { name, value } = this.entries.shift()!;
       this.bytes -= name.length + value.length + entryOverheadBytes;
     }
     assert(this.bytes >= 0);
@@ -256,6 +266,14 @@ export class HpackDecoder {
   private readonly table: DynamicTable;
   private block: Buffer = Buffer.alloc(0);
   private pos = 0;
+  /**
+   * Whether the last block decoded had a field with octets HTTP/2 forbids
+   * (RFC 9113 §8.2.1, http-fields.ts; a single leading ':' is left to the
+   * pseudo-header rules): a malformed request. Worked out once per literal,
+   * so fields a client refers to in its dynamic table cost nothing per
+   * request.
+   */
+  malformed = false;
 
   /**
    * @param tableBytesMax the SETTINGS_HEADER_TABLE_SIZE the decoding side advertised: the encoder may not exceed it.
@@ -277,6 +295,7 @@ export class HpackDecoder {
     const fields: HeaderField[] = [];
     let listBytes = 0;
     let sizeUpdates = 0;
+    this.malformed = false;
     while (this.pos < block.length) {
       const field = this.decodeRepresentation(fields.length === 0);
       if (field === undefined) {
@@ -296,9 +315,9 @@ export class HpackDecoder {
     const first = this.block[this.pos];
     if (first & 0x80) return this.indexed(this.integer(7));
     if ((first & 0xc0) === 0x40) {
-      const field = this.literal(this.integer(6), false);
-      this.table.add(field.name, field.value);
-      return field;
+      const entry = this.literal(this.integer(6));
+      this.table.add(entry);
+      return this.fieldOf(entry, false);
     }
     if ((first & 0xe0) === 0x20) {
       // Section 4.2: size updates come first in a block, before any field.
@@ -309,20 +328,36 @@ export class HpackDecoder {
       return undefined;
     }
     // 0001xxxx never indexed, 0000xxxx without indexing.
-    return this.literal(this.integer(4), (first & 0x10) !== 0);
+    const sensitive = (first & 0x10) !== 0;
+    return this.fieldOf(this.literal(this.integer(4)), sensitive);
   }
 
   private indexed(index: number): HeaderField {
-    const [name, value] = this.entry(index);
-    return { name, value, sensitive: false };
+    return this.fieldOf(this.entry(index), false);
   }
 
-  private literal(nameIndex: number, sensitive: boolean): HeaderField {
-    const name = nameIndex === 0 ? this.string() : this.entry(nameIndex)[0];
-    return { name, value: this.string(), sensitive };
+  private fieldOf(entry: Entry, sensitive: boolean): HeaderField {
+    if (entry.badName || entry.badValue) this.malformed = true;
+    return { name: entry.name, value: entry.value, sensitive };
   }
 
-  private entry(index: number): readonly [string, string] {
+  /** A literal's name (new, or a table entry's) and value, with their validity. */
+  private literal(nameIndex: number): Entry {
+    let name: string;
+    let badName: boolean;
+    if (nameIndex === 0) {
+      name = this.string();
+      badName = !validNameOrPseudo(name);
+    } else {
+      const named = this.entry(nameIndex);
+      name = named.name;
+      badName = named.badName;
+    }
+    const value = this.string();
+    return { name, value, badName, badValue: !validFieldValue(value) };
+  }
+
+  private entry(index: number): Entry {
     if (index === 0) throw new HpackError('index 0');
     const entry = index <= staticTable.length ? staticTable[index - 1] : this.table.get(index - staticTable.length);
     if (entry === undefined) throw new HpackError(`index ${index} beyond the tables`);

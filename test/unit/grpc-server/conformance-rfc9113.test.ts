@@ -143,6 +143,10 @@ const sections: Section<Expect>[] = [
     ['an even stream identifier', () => [open(2)], { connectionError: E.protocol }],
     ['a stream identifier lower than one already used', () => [open(5), open(3)], { connectionError: E.protocol }],
     ['a stream identifier reused after its stream was reset', () => [open(1), frame(T.rstStream, 0, 1, uint32(E.cancel)), open(1)], { connectionError: E.protocol }],
+    ['a stream identifier reused after its request was malformed', () => [...withField('Bad', 'x'), ...echo(1)], { connectionError: E.protocol }],
+    ['a stream identifier reused after a HEADERS depending on itself', () => [
+      frame(T.headers, F.endHeaders | F.priority, 1, Buffer.concat([uint32(1), Buffer.from([16]), requestBlock('/t.Test/Hang')])), ...echo(1),
+    ], { connectionError: E.protocol }],
     ['identifiers may skip: a higher one implicitly closes the ones between', () => [...echo(1), ...echo(51)], {
       check: async (client) => assert.equal((await client.status(51)).code, 0),
     }],

@@ -13,7 +13,7 @@ import type { MemoryBudget } from './memory-budget.js';
 import { FrameOutput } from './output.js';
 import { ServerStream, type StreamConnection } from './stream.js';
 import { TokenBucket } from './token-bucket.js';
-import { validTrailers } from './http-fields.js';
+import { noPseudoHeaders } from './http-fields.js';
 
 /** What the connection asks of the gRPC layer above it (server.ts). */
 export interface RequestHandler {
@@ -550,24 +550,29 @@ export class Http2Connection implements StreamConnection {
       if (err instanceof HpackError) throw new ConnectionError(ErrorCode.CompressionError, err.message);
       throw err;
     }
-    if (this.blockStreamError !== undefined) throw this.blockStreamError;
-    this.onHeaderList(streamId, fields, this.blockEndStream);
+    // A field with octets HTTP/2 forbids makes the request (or trailers) malformed: a stream error (§8.1.1).
+    const malformed = this.blockStreamError ?? (this.decoder.malformed ? new StreamError(streamId, ErrorCode.ProtocolError, 'malformed field') : undefined);
+    this.onHeaderList(streamId, fields, this.blockEndStream, malformed);
   }
 
-  private onHeaderList(streamId: number, fields: HeaderField[], endStream: boolean): void {
+  /** A complete header list: trailers of an open stream, or a new stream (`malformed`: the stream error it must get instead). */
+  private onHeaderList(streamId: number, fields: HeaderField[], endStream: boolean, malformed: StreamError | undefined): void {
     const existing = this.streams.get(streamId);
     if (existing !== undefined) {
       // Trailers from the client: allowed by HTTP/2 (gRPC clients send none); END_STREAM and their validity matter (§8.1).
       if (existing.remoteClosed) throw new StreamError(streamId, ErrorCode.StreamClosed, 'HEADERS after END_STREAM');
       if (!endStream) throw new StreamError(streamId, ErrorCode.ProtocolError, 'trailers without END_STREAM');
-      if (!validTrailers(fields)) throw new StreamError(streamId, ErrorCode.ProtocolError, 'malformed trailers');
+      if (malformed !== undefined) throw malformed;
+      if (!noPseudoHeaders(fields)) throw new StreamError(streamId, ErrorCode.ProtocolError, 'a pseudo-header in trailers');
       if (!existing.lengthMatches) existing.malformedLength();
       existing.endOfRequest();
       return;
     }
     if (streamId % 2 === 0) throw new ConnectionError(ErrorCode.ProtocolError, `client stream with even id ${streamId}`);
     if (streamId <= this.lastStreamId) throw new ConnectionError(ErrorCode.ProtocolError, `HEADERS on closed stream ${streamId}`);
+    // The id is used even when the request is malformed: it can never open a stream again (§5.1.1).
     this.lastStreamId = streamId;
+    if (malformed !== undefined) throw malformed;
     // After GOAWAY, past the stream limit, or while the client leaves a full queue of responses unread:
     // a client that reads nothing gets no new work done.
     if (this.goAwayStreamId !== undefined || this.streams.size >= Math.min(this.options.maxConcurrentStreams, streamsPerConnectionMax)

@@ -3,7 +3,9 @@
  * its semantics (a malformed request is a stream error of type
  * PROTOCOL_ERROR, §8.1.1). Intermediaries and HTTP/1 gateways split
  * headers on exactly these octets, so passing them on would let one field
- * smuggle in another.
+ * smuggle in another. The HPACK decoder applies these checks to each
+ * literal it decodes (once per dynamic-table entry, not per request) and
+ * tells whether a block had a field that fails (HpackDecoder.malformed).
  */
 
 /** Octets a field name may hold: none of 0x00-0x20, 0x41-0x5a (upper case), 0x7f-0xff, nor ':'. */
@@ -20,6 +22,11 @@ export function validFieldName(name: string): boolean {
   return true;
 }
 
+/** A name as a header block may carry it: a regular field name, or one behind a single leading ':' (pseudo-headers, §8.3). */
+export function validNameOrPseudo(name: string): boolean {
+  return name.charCodeAt(0) === 0x3a ? validFieldName(name.slice(1)) : validFieldName(name);
+}
+
 /** No NUL, LF or CR anywhere, and no space or tab at either end. */
 export function validFieldValue(value: string): boolean {
   const n = value.length;
@@ -34,8 +41,8 @@ export function validFieldValue(value: string): boolean {
   return true;
 }
 
-/** Trailers a client sends (§8.1): valid fields and no pseudo-header. */
-export function validTrailers(fields: readonly { name: string; value: string }[]): boolean {
-  for (const { name, value } of fields) if (!validFieldName(name) || !validFieldValue(value)) return false;
+/** Trailers a client sends (§8.1) carry no pseudo-header (the decoder checked the octets). */
+export function noPseudoHeaders(fields: readonly { name: string }[]): boolean {
+  for (const { name } of fields) if (name.charCodeAt(0) === 0x3a) return false;
   return true;
 }

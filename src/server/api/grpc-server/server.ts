@@ -8,7 +8,6 @@ import {
   shutdownGraceMsDefault, streamWindowBytesDefault, sweepIntervalMsMax, windowBytesMax,
 } from './limits.js';
 import { MemoryBudget } from './memory-budget.js';
-import { validFieldName, validFieldValue } from './http-fields.js';
 import { parseTimeoutMs, trailersBlock } from './metadata.js';
 import { ServerCall, Status, type CallKind, type MethodEntry } from './call.js';
 import { messagePrefixBytes, type ServerStream } from './stream.js';
@@ -271,8 +270,9 @@ interface ParsedRequest {
 }
 
 /**
- * The request header list, checked as RFC 9113 §8.2-8.3 requires (valid
- * names and values, pseudo-headers first, once each, none unknown, no
+ * The request header list, checked as RFC 9113 §8.2-8.3 requires (the
+ * octets of names and values were checked by the HPACK decoder, see
+ * connection.ts; here: lower-case names, pseudo-headers first, once each, none unknown, no
  * connection-specific fields, a content-length that is a number) plus what
  * gRPC needs (an application/grpc content-type, a valid grpc-timeout). undefined means malformed: grpc-go answers those with
  * RST_STREAM PROTOCOL_ERROR, and so do we. The authority is taken as it
@@ -311,14 +311,12 @@ function readFields(fields: readonly HeaderField[]): {
   let contentLength: string | undefined;
   let regularSeen = false;
   for (const { name, value } of fields) {
-    if (!validFieldValue(value)) return undefined;
     if (name.charCodeAt(0) === 58) {
       if (regularSeen || !requestPseudoHeaders.has(name) || pseudo.has(name)) return undefined;
       pseudo.set(name, value);
       continue;
     }
     regularSeen = true;
-    if (!validFieldName(name)) return undefined;
     switch (name) {
       case 'content-length':
         if (contentLength !== undefined && contentLength !== value) return undefined;
