@@ -4,15 +4,14 @@ import {
   ConnectionError, ErrorCode, Flag, FrameType, Setting, StreamError, frameHeaderBytes, peerMaxFrameBytesMax, peerMaxFrameBytesMin, preface,
 } from './frames.js';
 import {
-  closeLingerMs, connectionSendQueuedBytesMax, connectionWindowBytes, continuationFramesPerBlockMax, goAwayDebugCharsMax, defaultWindowBytes, glitchCreditPerRequest, glitchesBurst, glitchesPerSecond,
-  headerBlockBytesMax, headerListBytesMax, headerListDecodeBytesMax, headerTableBytes, keepaliveWithoutStreamMinTimeMs, maxFrameBytes,
-  pingStrikesMax, refusedStreamsInARowMax, settingsEntriesMax, socketBufferedBytesMax, streamResetsBurst, streamResetsPerSecond,
-  streamsPerConnectionMax, unsentAcksMax, windowBytesMax,
+  closeLingerMs, connectionSendQueuedBytesMax, connectionWindowBytes, continuationFramesPerBlockMax, defaultWindowBytes, goAwayDebugCharsMax,
+  headerBlockBytesMax, headerListBytesMax, headerListDecodeBytesMax, headerTableBytes, maxFrameBytes, refusedStreamsInARowMax, settingsEntriesMax,
+  socketBufferedBytesMax, streamsPerConnectionMax, windowBytesMax,
 } from './limits.js';
 import type { MemoryBudget } from './memory-budget.js';
 import { FrameOutput } from './output.js';
 import { ServerStream, type StreamConnection } from './stream.js';
-import { TokenBucket } from './token-bucket.js';
+import { ClientBudgets } from './client-budgets.js';
 import { noPseudoHeaders } from './http-fields.js';
 
 /** What the connection asks of the gRPC layer above it (server.ts). */
@@ -121,17 +120,8 @@ export class Http2Connection implements StreamConnection {
   private closeTimer: NodeJS.Timeout | undefined;
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private keepaliveAckTimer: NodeJS.Timeout | undefined;
-  /** Resets the client made or provoked, and frames that carry no request (limits.ts). */
-  private readonly resets: TokenBucket;
-  private readonly glitches: TokenBucket;
-  private refusedInARow = 0;
-  private settingsFrames = 0;
-  private goAwaysReceived = 0;
-  /** PING and SETTINGS ACKs written since the socket last took everything (limits.ts unsentAcksMax). */
-  private unsentAcks = 0;
-  /** Keepalive enforcement: when the client last pinged (ms, performance.now()), and its strikes. */
-  private lastPingAt: number | undefined;
-  private pingStrikes = 0;
+  /** What the client may make us do without a request to show for it (client-budgets.ts). */
+  private readonly budgets: ClientBudgets;
   /** True while a socket read is being parsed: budgets exhausted then end the connection by throwing. */
   private parsing = false;
   /** What tick() compares between sweeps (handshake, incomplete frames, idleness). */
@@ -152,8 +142,7 @@ export class Http2Connection implements StreamConnection {
     const now = performance.now();
     this.openedAt = now;
     this.idleSince = now;
-    this.resets = new TokenBucket(streamResetsBurst, streamResetsPerSecond, now);
-    this.glitches = new TokenBucket(glitchesBurst, glitchesPerSecond, now);
+    this.budgets = new ClientBudgets({ minTimeMs: options.keepaliveMinTimeMs, permitWithoutStream: options.keepalivePermitWithoutStream }, now);
     this.output = new FrameOutput(socket, () => this.watchSocket());
     socket.setNoDelay?.(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -231,7 +220,7 @@ export class Http2Connection implements StreamConnection {
    * the next tick, outside the handler.
    */
   chargeReset(): void {
-    if (this.resets.take(performance.now())) return;
+    if (this.budgets.reset(performance.now())) return;
     const err = new ConnectionError(ErrorCode.EnhanceYourCalm, 'too many streams reset');
     if (this.parsing) throw err;
     process.nextTick(() => this.fail(err));
@@ -248,7 +237,7 @@ export class Http2Connection implements StreamConnection {
       blockBytes: this.blockBytes,
       transportBytes: this.transportBytes,
       streams: this.streams.size,
-      unsentAcks: this.unsentAcks,
+      unsentAcks: this.budgets.unsentAcks,
     };
   }
 
@@ -410,7 +399,7 @@ export class Http2Connection implements StreamConnection {
 
   /** One frame that carried no request (limits.ts glitchesBurst): past the budget, ENHANCE_YOUR_CALM. */
   private glitch(what: string): void {
-    if (!this.glitches.take(performance.now())) throw new ConnectionError(ErrorCode.EnhanceYourCalm, `too many frames without a request (${what})`);
+    if (!this.budgets.glitch(performance.now())) throw glitchesExhausted(what);
   }
 
   private dispatchFrame(type: number, flags: number, streamId: number, buf: Buffer, start: number, end: number): void {
@@ -580,9 +569,8 @@ export class Http2Connection implements StreamConnection {
       this.refuseStream(streamId);
       return;
     }
-    this.refusedInARow = 0;
+    this.budgets.request();
     this.streamsOpened++;
-    this.glitches.give(glitchCreditPerRequest);
     let listBytes = 0;
     for (const field of fields) listBytes += field.name.length + field.value.length + 32;
     const stream = new ServerStream(this, streamId, endStream, this.peerInitialWindow, this.options.maxReceiveMessageBytes);
@@ -595,7 +583,7 @@ export class Http2Connection implements StreamConnection {
    * nothing, so a run of refusals is bounded (Node's maxSessionRejectedStreams).
    */
   private refuseStream(streamId: number): void {
-    if (++this.refusedInARow > refusedStreamsInARowMax) {
+    if (!this.budgets.refused()) {
       throw new ConnectionError(ErrorCode.EnhanceYourCalm, `more than ${refusedStreamsInARowMax} streams refused in a row`);
     }
     this.output.header(4, FrameType.RstStream, 0, streamId);
@@ -633,7 +621,7 @@ export class Http2Connection implements StreamConnection {
     if ((end - start) % 6 !== 0) throw new ConnectionError(ErrorCode.FrameSizeError, 'SETTINGS payload not a multiple of 6');
     if ((end - start) / 6 > settingsEntriesMax) throw new ConnectionError(ErrorCode.EnhanceYourCalm, `SETTINGS with more than ${settingsEntriesMax} entries`);
     // CVE-2019-9515: every SETTINGS asks for an ACK; clients send a few (grpc-go's BDP estimator), never a stream of them.
-    if (++this.settingsFrames > 1) this.glitch('SETTINGS');
+    if (!this.budgets.settings(performance.now())) throw glitchesExhausted('SETTINGS');
     for (let p = start; p < end; p += 6) this.applySetting(buf.readUInt16BE(p), buf.readUInt32BE(p + 2));
     if (this.state === State.FirstSettings) this.state = State.Open;
     this.writeAck();
@@ -642,7 +630,7 @@ export class Http2Connection implements StreamConnection {
 
   /** Counts an ACK we owe (CVE-2019-9512, -9515: limits.ts unsentAcksMax); watchSocket() starts the count over. */
   private writeAck(): void {
-    if (++this.unsentAcks > unsentAcksMax) throw new ConnectionError(ErrorCode.EnhanceYourCalm, 'the client reads none of our PING and SETTINGS acknowledgements');
+    if (!this.budgets.ack()) throw new ConnectionError(ErrorCode.EnhanceYourCalm, 'the client reads none of our PING and SETTINGS acknowledgements');
   }
 
   private applySetting(id: number, value: number): void {
@@ -691,29 +679,15 @@ export class Http2Connection implements StreamConnection {
   }
 
   /**
-   * grpc-go's handlePing, as etcd configures it (limits.ts
-   * keepaliveMinTimeMsDefault): a PING sooner than the minimum time after
-   * the previous one is a strike, and so is one with no stream open sooner
-   * than two hours after the previous one (unless PermitWithoutStream);
-   * our HEADERS or DATA since the last PING wipe the strikes (a client's
-   * BDP pings answer our data); the strike after pingStrikesMax ends the
-   * connection with GOAWAY ENHANCE_YOUR_CALM "too_many_pings", the words
-   * Go and grpc-js clients look for to slow their keepalive down.
+   * Keepalive enforcement, grpc-go's handlePing as etcd configures it
+   * (client-budgets.ts): too many strikes end the connection with GOAWAY
+   * ENHANCE_YOUR_CALM "too_many_pings", the words Go and grpc-js clients
+   * look for to slow their keepalive down.
    */
   private enforceKeepalivePolicy(): void {
-    const now = performance.now();
-    const last = this.lastPingAt;
-    this.lastPingAt = now;
-    if (this.wroteStreamFrames) {
-      this.wroteStreamFrames = false;
-      this.pingStrikes = 0;
-      return;
-    }
-    if (last === undefined) return;
-    const o = this.options;
-    const minTimeMs = this.streams.size === 0 && !o.keepalivePermitWithoutStream ? keepaliveWithoutStreamMinTimeMs : o.keepaliveMinTimeMs;
-    if (now - last < minTimeMs) this.pingStrikes++;
-    if (this.pingStrikes > pingStrikesMax) throw new ConnectionError(ErrorCode.EnhanceYourCalm, 'too_many_pings');
+    const withinPolicy = this.budgets.ping(performance.now(), this.streams.size > 0, this.wroteStreamFrames);
+    this.wroteStreamFrames = false;
+    if (!withinPolicy) throw new ConnectionError(ErrorCode.EnhanceYourCalm, 'too_many_pings');
   }
 
   /**
@@ -732,7 +706,7 @@ export class Http2Connection implements StreamConnection {
   private onGoAway(streamId: number, start: number, end: number): void {
     if (streamId !== 0) throw new ConnectionError(ErrorCode.ProtocolError, 'GOAWAY on a stream');
     if (end - start < 8) throw new ConnectionError(ErrorCode.FrameSizeError, 'GOAWAY frame too short');
-    if (++this.goAwaysReceived > 1) this.glitch('another GOAWAY');
+    if (!this.budgets.goAway(performance.now())) throw glitchesExhausted('another GOAWAY');
     // The client opens no more streams; those in flight finish, then the connection closes.
     this.goAway();
   }
@@ -823,7 +797,7 @@ export class Http2Connection implements StreamConnection {
   private watchSocket(): void {
     if (this.socketBlocked || this.isClosed) return;
     // The client took every ACK we owed it.
-    if (this.socket.writableLength === 0) this.unsentAcks = 0;
+    if (this.socket.writableLength === 0) this.budgets.acksTaken();
     if (this.socket.writableLength < socketBufferedBytesMax) {
       if (this.waiting.length > 0) this.pumpWaiting();
       return;
@@ -889,4 +863,8 @@ export class Http2Connection implements StreamConnection {
     this.streams.clear();
     for (const stream of streams) stream.abort();
   }
+}
+
+function glitchesExhausted(what: string): ConnectionError {
+  return new ConnectionError(ErrorCode.EnhanceYourCalm, `too many frames without a request (${what})`);
 }
