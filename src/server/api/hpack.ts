@@ -1,10 +1,13 @@
 import assert from 'node:assert';
+import { hpackIntegerContinuationOctetsMax, hpackIntegerMax, hpackSizeUpdatesPerBlockMax } from './grpc-server/limits.js';
+import { validFieldValue, validNameOrPseudo } from './grpc-server/http-fields.js';
 
 /**
- * HPACK (RFC 7541), only as much as the HTTP/2 authority fix needs: a full
- * decoder (integers, Huffman strings, static and dynamic tables, size
- * updates) and an encoder that never touches the peer's dynamic table, so
- * header blocks can be re-encoded without keeping two tables in step.
+ * HPACK (RFC 7541), as our HTTP/2 server needs it: a full decoder
+ * (integers, Huffman strings, static and dynamic tables, size updates)
+ * that stays within its limits whatever a client sends (bounded integers,
+ * table and list sizes; grpc-server/limits.ts), and an encoder that never
+ * touches the peer's dynamic table.
  *
  * Header names and values are latin1 strings: HPACK strings are octets, and
  * latin1 maps each octet to one UTF-16 unit and back, so a decode/encode
@@ -26,11 +29,19 @@ export interface HeaderField {
   sensitive: boolean;
 }
 
+/** A table entry, with the validity of its name and value worked out once. */
+interface Entry {
+  readonly name: string;
+  readonly value: string;
+  readonly badName: boolean;
+  readonly badValue: boolean;
+}
+
 /** Section 4.1: every table entry costs its octets plus this overhead. */
 export const entryOverheadBytes = 32;
 
 /** RFC 7541 Appendix A, index 1 first. */
-const staticTable: readonly (readonly [string, string])[] = [
+const staticPairs: readonly (readonly [string, string])[] = [
   [':authority', ''], [':method', 'GET'], [':method', 'POST'], [':path', '/'],
   [':path', '/index.html'], [':scheme', 'http'], [':scheme', 'https'], [':status', '200'],
   [':status', '204'], [':status', '206'], [':status', '304'], [':status', '400'],
@@ -48,12 +59,13 @@ const staticTable: readonly (readonly [string, string])[] = [
   ['transfer-encoding', ''], ['user-agent', ''], ['vary', ''], ['via', ''],
   ['www-authenticate', ''],
 ];
-assert.equal(staticTable.length, 61);
+assert.equal(staticPairs.length, 61);
+const staticTable: readonly Entry[] = staticPairs.map(([name, value]) => ({ name, value, badName: false, badValue: false }));
 
 /** First static index of each name, and the index of each exact (name, value) pair. */
 const staticNameIndex = new Map<string, number>();
 const staticPairIndex = new Map<string, Map<string, number>>();
-staticTable.forEach(([name, value], i) => {
+staticPairs.forEach(([name, value], i) => {
   if (!staticNameIndex.has(name)) staticNameIndex.set(name, i + 1);
   let byValue = staticPairIndex.get(name);
   if (byValue === undefined) staticPairIndex.set(name, (byValue = new Map()));
@@ -198,46 +210,46 @@ export function huffmanEncode(input: Buffer): Buffer {
 // ---------------------------------------------------------------------------
 // Decoder.
 
-/** Integers larger than this are never meaningful here (lengths, indexes, table sizes). */
-const integerMax = 2 ** 28;
-
 /**
  * The dynamic table (section 2.3.2): newest entry last, so HPACK index
  * 62 is entries[entries.length - 1]. It holds at most tableBytesMax / 32
  * entries (128 at the default 4096), so eviction by shift() stays cheap.
  */
 class DynamicTable {
-  private readonly entries: [string, string][] = [];
+  private readonly entries: Entry[] = [];
   private bytes = 0;
 
   constructor(public maxBytes: number) {}
 
-  get(index: number): readonly [string, string] | undefined {
+  get(index: number): Entry | undefined {
     return this.entries[this.entries.length - index];
   }
 
-  add(name: string, value: string): void {
-    const size = name.length + value.length + entryOverheadBytes;
+  add(entry: Entry): void {
+    const size = entry.name.length + entry.value.length + entryOverheadBytes;
     this.evictTo(this.maxBytes - size);
     // Section 4.4: an entry larger than the table empties it and is not added.
     if (size > this.maxBytes) return;
-    this.entries.push([name, value]);
+    this.entries.push(entry);
     this.bytes += size;
+    assert(this.bytes <= this.maxBytes);
   }
 
   /** Entries newest first (HPACK index 62 first), and their size in the section 4.1 sense. */
   snapshot(): { entries: [string, string][]; bytes: number } {
-    return { entries: this.entries.map(([n, v]) => [n, v] as [string, string]).reverse(), bytes: this.bytes };
+    return { entries: this.entries.map((e) => [e.name, e.value] as [string, string]).reverse(), bytes: this.bytes };
   }
 
   resize(maxBytes: number): void {
+    // A size that is not a finite count would switch eviction off (NaN compares false with everything).
+    assert(Number.isSafeInteger(maxBytes) && maxBytes >= 0);
     this.maxBytes = maxBytes;
     this.evictTo(maxBytes);
   }
 
   private evictTo(bytes: number): void {
     while (this.bytes > Math.max(bytes, 0)) {
-      const [name, value] = this.entries.shift()!;
+      const { name, value } = this.entries.shift()!;
       this.bytes -= name.length + value.length + entryOverheadBytes;
     }
     assert(this.bytes >= 0);
@@ -254,6 +266,14 @@ export class HpackDecoder {
   private readonly table: DynamicTable;
   private block: Buffer = Buffer.alloc(0);
   private pos = 0;
+  /**
+   * Whether the last block decoded had a field with octets HTTP/2 forbids
+   * (RFC 9113 §8.2.1, http-fields.ts; a single leading ':' is left to the
+   * pseudo-header rules): a malformed request. Worked out once per literal,
+   * so fields a client refers to in its dynamic table cost nothing per
+   * request.
+   */
+  malformed = false;
 
   /**
    * @param tableBytesMax the SETTINGS_HEADER_TABLE_SIZE the decoding side advertised: the encoder may not exceed it.
@@ -274,9 +294,14 @@ export class HpackDecoder {
     this.pos = 0;
     const fields: HeaderField[] = [];
     let listBytes = 0;
+    let sizeUpdates = 0;
+    this.malformed = false;
     while (this.pos < block.length) {
       const field = this.decodeRepresentation(fields.length === 0);
-      if (field === undefined) continue;
+      if (field === undefined) {
+        if (++sizeUpdates > hpackSizeUpdatesPerBlockMax) throw new HpackError(`more than ${hpackSizeUpdatesPerBlockMax} dynamic table size updates`);
+        continue;
+      }
       listBytes += field.name.length + field.value.length + entryOverheadBytes;
       if (listBytes > this.listBytesMax) throw new HpackError(`header list larger than ${this.listBytesMax} bytes`);
       fields.push(field);
@@ -290,9 +315,9 @@ export class HpackDecoder {
     const first = this.block[this.pos];
     if (first & 0x80) return this.indexed(this.integer(7));
     if ((first & 0xc0) === 0x40) {
-      const field = this.literal(this.integer(6), false);
-      this.table.add(field.name, field.value);
-      return field;
+      const entry = this.literal(this.integer(6));
+      this.table.add(entry);
+      return this.fieldOf(entry, false);
     }
     if ((first & 0xe0) === 0x20) {
       // Section 4.2: size updates come first in a block, before any field.
@@ -303,40 +328,65 @@ export class HpackDecoder {
       return undefined;
     }
     // 0001xxxx never indexed, 0000xxxx without indexing.
-    return this.literal(this.integer(4), (first & 0x10) !== 0);
+    const sensitive = (first & 0x10) !== 0;
+    return this.fieldOf(this.literal(this.integer(4)), sensitive);
   }
 
   private indexed(index: number): HeaderField {
-    const [name, value] = this.entry(index);
-    return { name, value, sensitive: false };
+    return this.fieldOf(this.entry(index), false);
   }
 
-  private literal(nameIndex: number, sensitive: boolean): HeaderField {
-    const name = nameIndex === 0 ? this.string() : this.entry(nameIndex)[0];
-    return { name, value: this.string(), sensitive };
+  private fieldOf(entry: Entry, sensitive: boolean): HeaderField {
+    if (entry.badName || entry.badValue) this.malformed = true;
+    return { name: entry.name, value: entry.value, sensitive };
   }
 
-  private entry(index: number): readonly [string, string] {
+  /** A literal's name (new, or a table entry's) and value, with their validity. */
+  private literal(nameIndex: number): Entry {
+    let name: string;
+    let badName: boolean;
+    if (nameIndex === 0) {
+      name = this.string();
+      badName = !validNameOrPseudo(name);
+    } else {
+      const named = this.entry(nameIndex);
+      name = named.name;
+      badName = named.badName;
+    }
+    const value = this.string();
+    return { name, value, badName, badValue: !validFieldValue(value) };
+  }
+
+  private entry(index: number): Entry {
     if (index === 0) throw new HpackError('index 0');
     const entry = index <= staticTable.length ? staticTable[index - 1] : this.table.get(index - staticTable.length);
     if (entry === undefined) throw new HpackError(`index ${index} beyond the tables`);
     return entry;
   }
 
-  /** Section 5.1: an integer with an N-bit prefix in the current octet. */
+  /**
+   * Section 5.1: an integer with an N-bit prefix in the current octet. At
+   * most hpackIntegerContinuationOctetsMax octets follow the prefix, so the
+   * value stays an exact, finite number below 2^29 whatever the input, and
+   * anything above hpackIntegerMax is refused.
+   */
   private integer(prefixBits: number): number {
     const block = this.block;
     if (this.pos >= block.length) throw new HpackError('truncated integer');
     const prefixMax = (1 << prefixBits) - 1;
     let value = block[this.pos++] & prefixMax;
     if (value < prefixMax) return value;
-    for (let shift = 0; ; shift += 7) {
+    let weight = 1;
+    for (let octets = 1; ; octets++) {
+      if (octets > hpackIntegerContinuationOctetsMax) throw new HpackError(`integer too large: more than ${hpackIntegerContinuationOctetsMax} continuation octets`);
       if (this.pos >= block.length) throw new HpackError('truncated integer');
       const octet = block[this.pos++];
-      value += (octet & 0x7f) * 2 ** shift;
-      if (value > integerMax) throw new HpackError('integer too large');
-      if ((octet & 0x80) === 0) return value;
+      value += (octet & 0x7f) * weight;
+      if ((octet & 0x80) === 0) break;
+      weight *= 128;
     }
+    if (value > hpackIntegerMax) throw new HpackError('integer too large');
+    return value;
   }
 
   /** Section 5.2: a string literal, raw or Huffman-coded. */

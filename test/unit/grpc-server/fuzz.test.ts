@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { encodeHeaderBlock } from '../../../src/server/api/hpack.js';
 import { GrpcServer } from '../../../src/server/api/grpc-server/server.js';
 import type { Http2Connection } from '../../../src/server/api/grpc-server/connection.js';
 import { F, S, T, frame, grpcMessage, preface, requestBlock, requestFields, settingsPayload, uint32 } from './raw-h2.js';
 import { testImplementation, testService } from './test-service.js';
+import { FakeSocket, writtenFrameTypes } from './fake-socket.js';
 
 /**
  * Seeded fuzzing of the connection with malformed and mutated input: valid
@@ -20,41 +20,6 @@ import { testImplementation, testService } from './test-service.js';
 const cases = Number(process.env['FUZZ_CASES'] ?? 3000);
 const firstSeed = Number(process.env['FUZZ_SEED'] ?? 1);
 const budgetBytes = 256 * 1024;
-
-/** A socket stand-in: records what the server writes, never pushes back. */
-class FakeSocket extends EventEmitter {
-  written: Buffer[] = [];
-  destroyed = false;
-  ended = false;
-  writableLength = 0;
-  remoteAddress = '127.0.0.1';
-  remotePort = 1;
-  write(chunk: Buffer): boolean {
-    this.written.push(Buffer.from(chunk));
-    return true;
-  }
-  cork(): void {}
-  uncork(): void {}
-  pause(): this {
-    return this;
-  }
-  resume(): this {
-    return this;
-  }
-  setNoDelay(): this {
-    return this;
-  }
-  end(): this {
-    this.ended = true;
-    return this;
-  }
-  destroy(): this {
-    if (this.destroyed) return this;
-    this.destroyed = true;
-    process.nextTick(() => this.emit('close'));
-    return this;
-  }
-}
 
 /** mulberry32: small, fast, seeded. */
 function prng(seed: number): { next(): number; int(n: number): number; pick<T>(items: readonly T[]): T; chance(p: number): boolean } {
@@ -121,21 +86,6 @@ function mutate(rng: Rng, frames: Buffer[]): Buffer {
     }
   }
   return Buffer.concat([preface, ...out]);
-}
-
-/** Parses what the server wrote: it must be whole frames; returns their types. */
-function writtenFrameTypes(socket: FakeSocket): number[] {
-  const bytes = Buffer.concat(socket.written);
-  const types: number[] = [];
-  let pos = 0;
-  while (pos < bytes.length) {
-    assert(bytes.length - pos >= 9, 'a truncated frame header in the output');
-    const length = bytes.readUIntBE(pos, 3);
-    assert(bytes.length - pos - 9 >= length, 'a truncated frame in the output');
-    types.push(bytes[pos + 3]);
-    pos += 9 + length;
-  }
-  return types;
 }
 
 async function runCase(server: GrpcServer, seed: number): Promise<void> {

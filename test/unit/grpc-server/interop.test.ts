@@ -5,7 +5,7 @@ import {
   KVClient, KVService, MaintenanceClient, MaintenanceService, PutRequest, RangeRequest, WatchClient, WatchRequest, WatchService, type PutResponse, type RangeResponse, type SnapshotResponse, type WatchResponse,
 } from '../../../src/proto/gen/etcdserverpb/rpc.js';
 import type { ServerCall } from '../../../src/server/api/grpc-server/call.js';
-import { bytesMethod, startServer, type TestServer } from './raw-h2.js';
+import { bytesMethod, startServer, waitUntil, type TestServer } from './raw-h2.js';
 
 /**
  * The grpc-js client (the one src/client uses) against our server, with the
@@ -241,11 +241,3 @@ describe('grpc-server: interop with the grpc-js client', function () {
     }
   });
 });
-
-async function waitUntil(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

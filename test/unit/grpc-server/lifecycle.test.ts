@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { E, F, RawClients, T, frame, grpcMessage, requestBlock, sleep, startServer, uint32, type TestServer } from './raw-h2.js';
+import { E, F, RawClients, T, frame, grpcMessage, requestBlock, sleep, startServer, uint32, waitUntil, type TestServer } from './raw-h2.js';
 import { testImplementation, testService, type TestServiceState } from './test-service.js';
 
 describe('grpc-server: stream lifecycle', function () {
@@ -13,7 +13,7 @@ describe('grpc-server: stream lifecycle', function () {
   beforeEach(async () => {
     const test = testImplementation();
     state = test.state;
-    server = await startServer([[testService, test.implementation]]);
+    server = await startServer([[testService, test.implementation]], { maxConcurrentStreams: 1000 });
   });
   afterEach(async () => {
     clients.closeAll();
@@ -189,11 +189,3 @@ describe('grpc-server: stream lifecycle', function () {
     }
   });
 });
-
-async function waitUntil(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(10);
-  }
-}

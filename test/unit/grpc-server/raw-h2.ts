@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { HpackDecoder, encodeHeaderBlock, type HeaderField } from '../../../src/server/api/hpack.js';
 import { GrpcServer, type GrpcServerOptions, type ServiceDefinition, type ServiceImplementation } from '../../../src/server/api/grpc-server/server.js';
+import type { Http2Connection } from '../../../src/server/api/grpc-server/connection.js';
 
 /**
  * Test tools for the gRPC server transport: a server on a loopback port,
@@ -72,19 +73,23 @@ export function requestBlock(path: string, extra: [string, string][] = []): Buff
 export interface TestServer {
   server: GrpcServer;
   port: number;
+  /** Every connection the server took, in order (for checks against the limits). */
+  connections: Http2Connection[];
   close(): Promise<void>;
 }
 
 export async function startServer(services: [ServiceDefinition, ServiceImplementation][], options: GrpcServerOptions = {}): Promise<TestServer> {
   const server = new GrpcServer(options);
   for (const [definition, implementation] of services) server.addService(definition, implementation);
-  const listener: Server = createServer({ noDelay: true }, (socket) => server.handleConnection(socket));
+  const connections: Http2Connection[] = [];
+  const listener: Server = createServer({ noDelay: true }, (socket) => connections.push(server.handleConnection(socket)));
   await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
   const address = listener.address();
   assert(typeof address === 'object' && address !== null);
   return {
     server,
     port: address.port,
+    connections,
     close: async () => {
       listener.close();
       server.forceShutdown();
@@ -293,3 +298,30 @@ export function bytesMethod(path: string, requestStream: boolean, responseStream
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls `condition` every 10 ms until it holds; fails after the deadline. */
+export async function waitUntil(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(10);
+  }
+}
+
+/** A conformance section: cases of a name, the frames to send and the answer expected. */
+export type Section<Expect> = [title: string, cases: [name: string, send: () => Buffer[], expect: Expect][]];
+
+/** One describe per section and one test per case: a fresh connection sends the case's frames, `answer` checks the reply. */
+export function describeSections<Expect>(sections: Section<Expect>[], port: () => number, clients: RawClients, answer: (client: RawClient, expect: Expect) => Promise<void>): void {
+  for (const [title, cases] of sections) {
+    describe(title, () => {
+      for (const [name, send, expect] of cases) {
+        it(name, async () => {
+          const client = await clients.connect(port());
+          client.send(...send());
+          await answer(client, expect);
+        });
+      }
+    });
+  }
+}

@@ -6,6 +6,7 @@ import {
 } from './metadata.js';
 import type { ServerStream, StreamListener } from './stream.js';
 import { ErrorCode } from './frames.js';
+import { callIteratorHighWaterMessages } from './limits.js';
 
 /** gRPC status codes (the numbers of @grpc/grpc-js's `status`, which handlers use). */
 export const enum Status {
@@ -19,8 +20,6 @@ export const enum Status {
   Unavailable = 14,
 }
 
-/** Request messages an async iterator holds unread before it pauses the stream. */
-const iteratorHighWater = 16;
 
 /** What deserialize() returns for a message that does not decode (the call is already ending). */
 const undecodable = Symbol('undecodable');
@@ -252,7 +251,7 @@ export class ServerCall extends EventEmitter implements StreamListener {
   /**
    * The request messages of a client- or bidi-streaming call, as a grpc-js
    * call's Readable gives them to `for await`: reading pauses while
-   * iteratorHighWater messages wait unread, the iterator ends at the
+   * callIteratorHighWaterMessages messages wait unread, the iterator ends at the
    * client's half-close and throws if the call is cancelled.
    */
   [Symbol.asyncIterator](): AsyncIterator<unknown> {
@@ -267,7 +266,7 @@ export class ServerCall extends EventEmitter implements StreamListener {
     };
     const onData = (request: unknown): void => {
       waiting.push(request);
-      if (waiting.length >= iteratorHighWater) this.pause();
+      if (waiting.length >= callIteratorHighWaterMessages) this.pause();
       notify();
     };
     const onEnd = (): void => {

@@ -4,11 +4,15 @@ import {
   ConnectionError, ErrorCode, Flag, FrameType, Setting, StreamError, frameHeaderBytes, peerMaxFrameBytesMax, peerMaxFrameBytesMin, preface,
 } from './frames.js';
 import {
-  concurrentStreamsMax, connectionWindowBytes, defaultWindowBytes, headerBlockBytesMax, headerListBytesMax, headerListDecodeBytesMax,
-  clientResetsBurst, clientResetsPerSecond, headerTableBytes, maxFrameBytes, socketBufferedBytesMax, windowBytesMax,
+  closeLingerMs, connectionSendQueuedBytesMax, connectionWindowBytes, continuationFramesPerBlockMax, defaultWindowBytes, goAwayDebugCharsMax,
+  headerBlockBytesMax, headerListBytesMax, headerListDecodeBytesMax, headerTableBytes, maxFrameBytes, refusedStreamsInARowMax, settingsEntriesMax,
+  socketBufferedBytesMax, streamsPerConnectionMax, windowBytesMax,
 } from './limits.js';
+import type { MemoryBudget } from './memory-budget.js';
 import { FrameOutput } from './output.js';
 import { ServerStream, type StreamConnection } from './stream.js';
+import { ClientBudgets } from './client-budgets.js';
+import { noPseudoHeaders } from './http-fields.js';
 
 /** What the connection asks of the gRPC layer above it (server.ts). */
 export interface RequestHandler {
@@ -32,6 +36,18 @@ export interface ConnectionOptions {
   /** Server keepalive: a PING this often (0: never), and the connection closed if its ACK takes longer than keepaliveTimeoutMs. */
   keepaliveTimeMs: number;
   keepaliveTimeoutMs: number;
+  /** Keepalive enforcement (limits.ts keepaliveMinTimeMsDefault): client PINGs sooner than this after the last one are strikes. */
+  keepaliveMinTimeMs: number;
+  /** Whether a client may ping that often with no stream open (grpc-go's PermitWithoutStream). */
+  keepalivePermitWithoutStream: boolean;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS we announce; we hold at most min(it, streamsPerConnectionMax). */
+  maxConcurrentStreams: number;
+  /** Time limits (limits.ts), checked by tick(); 0 turns one off. */
+  handshakeTimeoutMs: number;
+  incompleteFrameTimeoutMs: number;
+  idleTimeoutMs: number;
+  /** The memory budget of the server, shared by its connections. */
+  budget: MemoryBudget;
 }
 
 /** The payload of our keepalive PINGs, told apart from the client's own by their ACKs. */
@@ -72,6 +88,9 @@ export class Http2Connection implements StreamConnection {
   peerMaxFrameBytes = peerMaxFrameBytesMin;
   bufferedBytes = 0;
   sendQueuedBytes = 0;
+  /** Set when we send HEADERS or DATA: the client's next PING starts its strikes over (grpc-go's resetPingStrikes). */
+  wroteStreamFrames = false;
+  readonly budget: MemoryBudget;
 
   private state = State.Preface;
   private prefaceFill = 0;
@@ -86,6 +105,9 @@ export class Http2Connection implements StreamConnection {
   private blockFragments: Buffer[] = [];
   private blockBytes = 0;
   private blockStreamError: StreamError | undefined;
+  /** Bytes of a cut frame and of an unfinished header block: ours to hold, counted in the memory budget. */
+  private transportBytes = 0;
+  private blockHeldBytes = 0;
   /** Highest client stream id seen: a new stream's id must be above it (§5.1.1). */
   private lastStreamId = 0;
   /** Set once we sent GOAWAY: streams above it are refused. */
@@ -98,12 +120,29 @@ export class Http2Connection implements StreamConnection {
   private closeTimer: NodeJS.Timeout | undefined;
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private keepaliveAckTimer: NodeJS.Timeout | undefined;
-  private resetTokens = clientResetsBurst;
-  private resetTokensAt = performance.now();
+  /** What the client may make us do without a request to show for it (client-budgets.ts). */
+  private readonly budgets: ClientBudgets;
+  /** True while a socket read is being parsed: budgets exhausted then end the connection by throwing. */
+  private parsing = false;
+  /** What tick() compares between sweeps (handshake, incomplete frames, idleness). */
+  private readonly openedAt: number;
+  private framesCompleted = 0;
+  private blocksCompleted = 0;
+  private streamsOpened = 0;
+  private stallMark = -1;
+  private stallSince = 0;
+  private idleMark = 0;
+  private idleSince: number;
 
   constructor(readonly socket: Socket, private readonly handler: RequestHandler, private readonly options: ConnectionOptions) {
     this.streamWindowBytes = options.streamWindowBytes;
     this.bufferedBytesMax = options.bufferedBytesMax;
+    this.budget = options.budget;
+    this.budget.connections++;
+    const now = performance.now();
+    this.openedAt = now;
+    this.idleSince = now;
+    this.budgets = new ClientBudgets({ minTimeMs: options.keepaliveMinTimeMs, permitWithoutStream: options.keepalivePermitWithoutStream }, now);
     this.output = new FrameOutput(socket, () => this.watchSocket());
     socket.setNoDelay?.(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -163,6 +202,89 @@ export class Http2Connection implements StreamConnection {
     }
   }
 
+  /** Bytes this connection holds (its share of the server's memory budget). */
+  get memoryBytes(): number {
+    return this.bufferedBytes + this.sendQueuedBytes + this.transportBytes;
+  }
+
+  /** Whether the server's budget lets this connection hold `bytes` more. */
+  mayHold(bytes: number): boolean {
+    return this.budget.allows(this.memoryBytes, bytes);
+  }
+
+  /**
+   * A stream ended because of what the client sent ("MadeYouReset"), or
+   * the client reset a running stream: one token of the reset budget.
+   * Exhausted while parsing, the connection error is thrown; otherwise (a
+   * handler's write found the client not reading) the connection ends on
+   * the next tick, outside the handler.
+   */
+  chargeReset(): void {
+    if (this.budgets.reset(performance.now())) return;
+    const err = new ConnectionError(ErrorCode.EnhanceYourCalm, 'too many streams reset');
+    if (this.parsing) throw err;
+    process.nextTick(() => this.fail(err));
+  }
+
+  /** What tests and the property tests check against the limits. */
+  limitsSnapshot(): {
+    headerTableBytes: number; blockFragments: number; blockBytes: number; transportBytes: number; streams: number; streamsOpened: number; unsentAcks: number;
+  } {
+    return {
+      streamsOpened: this.streamsOpened,
+      headerTableBytes: this.decoder.dynamicTable().bytes,
+      blockFragments: this.blockFragments.length,
+      blockBytes: this.blockBytes,
+      transportBytes: this.transportBytes,
+      streams: this.streams.size,
+      unsentAcks: this.budgets.unsentAcks,
+    };
+  }
+
+  /**
+   * The server's sweep (server.ts), every second or so: the handshake
+   * timeout, a frame or header block left unfinished too long, and
+   * idleness. Counters compared between sweeps keep these checks off the
+   * path of every frame.
+   */
+  tick(now: number): void {
+    if (this.isClosed) return;
+    const o = this.options;
+    if (this.state === State.Preface || this.state === State.FirstSettings) {
+      if (o.handshakeTimeoutMs > 0 && now - this.openedAt >= o.handshakeTimeoutMs) {
+        this.fail(new ConnectionError(ErrorCode.ProtocolError, 'no connection preface and SETTINGS in time'));
+      }
+      return;
+    }
+    this.checkStall(now, o.incompleteFrameTimeoutMs);
+    if (!this.isClosed) this.checkIdle(now, o.idleTimeoutMs);
+  }
+
+  private checkStall(now: number, timeoutMs: number): void {
+    const incomplete = this.blockStreamId !== 0 || this.cutHeader !== undefined || this.cutFrame !== undefined;
+    if (!incomplete || timeoutMs <= 0) {
+      this.stallMark = -1;
+      return;
+    }
+    // The same unfinished block (or cut frame) as at the last sweep: no block (or frame) completed since.
+    const progress = this.blockStreamId !== 0 ? this.blocksCompleted : this.framesCompleted;
+    if (progress !== this.stallMark) {
+      this.stallMark = progress;
+      this.stallSince = now;
+      return;
+    }
+    if (now - this.stallSince >= timeoutMs) this.fail(new ConnectionError(ErrorCode.EnhanceYourCalm, 'a frame or header block left unfinished'));
+  }
+
+  private checkIdle(now: number, timeoutMs: number): void {
+    if (this.streams.size > 0 || this.streamsOpened !== this.idleMark) {
+      this.idleMark = this.streamsOpened;
+      this.idleSince = now;
+      return;
+    }
+    if (timeoutMs > 0 && this.goAwayStreamId === undefined && now - this.idleSince >= timeoutMs) this.goAway();
+  }
+
   // -------------------------------------------------------------------------
   // Reading.
 
@@ -172,6 +294,7 @@ export class Http2Connection implements StreamConnection {
 
   private onData(chunk: Buffer): void {
     if (this.isClosed) return;
+    this.parsing = true;
     try {
       let pos = 0;
       if (this.state === State.Preface) pos = this.readPreface(chunk);
@@ -181,6 +304,7 @@ export class Http2Connection implements StreamConnection {
     } catch (err) {
       this.fail(err);
     }
+    this.parsing = false;
     if (!this.isClosed) this.output.queueFlush();
   }
 
@@ -227,6 +351,7 @@ export class Http2Connection implements StreamConnection {
       if (this.cutFill < frameHeaderBytes) return pos;
       const length = (header[0] << 16) | (header[1] << 8) | header[2];
       if (length > maxFrameBytes) throw new ConnectionError(ErrorCode.FrameSizeError, `frame of ${length} octets`);
+      this.holdTransport(frameHeaderBytes + length);
       this.cutFrame = Buffer.allocUnsafe(frameHeaderBytes + length);
       header.copy(this.cutFrame, 0);
       this.cutHeader = undefined;
@@ -239,11 +364,25 @@ export class Http2Connection implements StreamConnection {
     if (this.cutFill < frame.length) return pos;
     this.cutFrame = undefined;
     this.cutFill = 0;
+    this.releaseTransport(frame.length);
     this.onFrame(frame[3], frame[4], frame.readUInt32BE(5) & 0x7fffffff, frame, frameHeaderBytes, frame.length);
     return pos;
   }
 
+  /** Bytes the transport itself holds (a cut frame, an unfinished header block): past the server's budget, the connection goes. */
+  private holdTransport(bytes: number): void {
+    if (!this.mayHold(bytes)) throw new ConnectionError(ErrorCode.EnhanceYourCalm, 'the server is out of memory for this connection');
+    this.transportBytes += bytes;
+    this.budget.add(bytes);
+  }
+
+  private releaseTransport(bytes: number): void {
+    this.transportBytes -= bytes;
+    this.budget.add(-bytes);
+  }
+
   private onFrame(type: number, flags: number, streamId: number, buf: Buffer, start: number, end: number): void {
+    this.framesCompleted++;
     if (this.state === State.FirstSettings && (type !== FrameType.Settings || (flags & Flag.Ack) !== 0)) {
       throw new ConnectionError(ErrorCode.ProtocolError, 'the client preface must end with SETTINGS');
     }
@@ -256,6 +395,11 @@ export class Http2Connection implements StreamConnection {
       if (!(err instanceof StreamError)) throw err;
       this.resetStream(err.streamId, err.code);
     }
+  }
+
+  /** One frame that carried no request (limits.ts glitchesBurst): past the budget, ENHANCE_YOUR_CALM. */
+  private glitch(what: string): void {
+    if (!this.budgets.glitch(performance.now())) throw glitchesExhausted(what);
   }
 
   private dispatchFrame(type: number, flags: number, streamId: number, buf: Buffer, start: number, end: number): void {
@@ -281,7 +425,8 @@ export class Http2Connection implements StreamConnection {
       case FrameType.WindowUpdate:
         return this.onWindowUpdate(streamId, buf, start, end);
       default:
-        return; // Unknown frame types are ignored (§5.5).
+        // Unknown frame types are ignored (§5.5), but they are not free.
+        return this.glitch('a frame of an unknown type');
     }
   }
 
@@ -300,6 +445,8 @@ export class Http2Connection implements StreamConnection {
       if (pad > to - from) throw new ConnectionError(ErrorCode.ProtocolError, 'DATA padding longer than the frame');
       to -= pad;
     }
+    // CVE-2019-9518: DATA without data that does not end the stream only costs us.
+    if (to === from && (flags & Flag.EndStream) === 0) this.glitch('empty DATA');
     const stream = this.streams.get(streamId);
     if (stream === undefined) {
       if (streamId > this.lastStreamId) throw new ConnectionError(ErrorCode.ProtocolError, `DATA on idle stream ${streamId}`);
@@ -345,17 +492,30 @@ export class Http2Connection implements StreamConnection {
     this.blockEndStream = (flags & Flag.EndStream) !== 0;
     this.blockFragments = [buf.subarray(from, to)];
     this.blockBytes = to - from;
-    if (flags & Flag.EndHeaders) this.endHeaderBlock();
+    if (flags & Flag.EndHeaders) {
+      this.endHeaderBlock();
+      return;
+    }
+    if (to === from) this.glitch('an empty header block fragment');
+    this.holdTransport(this.blockBytes);
+    this.blockHeldBytes = this.blockBytes;
   }
 
   private onContinuation(flags: number, streamId: number, buf: Buffer, start: number, end: number): void {
     if (this.blockStreamId === 0 || streamId !== this.blockStreamId) {
       throw new ConnectionError(ErrorCode.ProtocolError, 'CONTINUATION without a header block in progress on its stream');
     }
+    // CVE-2024-28182: a block of endless (or empty) CONTINUATIONs must end somewhere.
+    if (this.blockFragments.length > continuationFramesPerBlockMax) {
+      throw new ConnectionError(ErrorCode.EnhanceYourCalm, `more than ${continuationFramesPerBlockMax} CONTINUATION frames in a header block`);
+    }
+    if (end === start) this.glitch('an empty CONTINUATION');
     this.blockBytes += end - start;
     if (this.blockBytes > headerBlockBytesMax) {
       throw new ConnectionError(ErrorCode.EnhanceYourCalm, `header block larger than ${headerBlockBytesMax} octets`);
     }
+    this.holdTransport(end - start);
+    this.blockHeldBytes += end - start;
     this.blockFragments.push(buf.subarray(start, end));
     if (flags & Flag.EndHeaders) this.endHeaderBlock();
   }
@@ -365,6 +525,11 @@ export class Http2Connection implements StreamConnection {
     const fragments = this.blockFragments;
     this.blockStreamId = 0;
     this.blockFragments = [];
+    this.blocksCompleted++;
+    if (this.blockHeldBytes > 0) {
+      this.releaseTransport(this.blockHeldBytes);
+      this.blockHeldBytes = 0;
+    }
     const block = fragments.length === 1 ? fragments[0] : Buffer.concat(fragments);
     let fields: HeaderField[];
     try {
@@ -374,26 +539,38 @@ export class Http2Connection implements StreamConnection {
       if (err instanceof HpackError) throw new ConnectionError(ErrorCode.CompressionError, err.message);
       throw err;
     }
-    if (this.blockStreamError !== undefined) throw this.blockStreamError;
-    this.onHeaderList(streamId, fields, this.blockEndStream);
+    // A field with octets HTTP/2 forbids makes the request (or trailers) malformed: a stream error (§8.1.1).
+    const malformed = this.blockStreamError ?? (this.decoder.malformed ? new StreamError(streamId, ErrorCode.ProtocolError, 'malformed field') : undefined);
+    this.onHeaderList(streamId, fields, this.blockEndStream, malformed);
   }
 
-  private onHeaderList(streamId: number, fields: HeaderField[], endStream: boolean): void {
+  /** A complete header list: trailers of an open stream, or a new stream (`malformed`: the stream error it must get instead). */
+  private onHeaderList(streamId: number, fields: HeaderField[], endStream: boolean, malformed: StreamError | undefined): void {
     const existing = this.streams.get(streamId);
     if (existing !== undefined) {
-      // Trailers from the client: allowed by HTTP/2 (gRPC clients send none); only END_STREAM matters.
+      // Trailers from the client: allowed by HTTP/2 (gRPC clients send none); END_STREAM and their validity matter (§8.1).
       if (existing.remoteClosed) throw new StreamError(streamId, ErrorCode.StreamClosed, 'HEADERS after END_STREAM');
       if (!endStream) throw new StreamError(streamId, ErrorCode.ProtocolError, 'trailers without END_STREAM');
+      if (malformed !== undefined) throw malformed;
+      if (!noPseudoHeaders(fields)) throw new StreamError(streamId, ErrorCode.ProtocolError, 'a pseudo-header in trailers');
+      if (!existing.lengthMatches) existing.malformedLength();
       existing.endOfRequest();
       return;
     }
     if (streamId % 2 === 0) throw new ConnectionError(ErrorCode.ProtocolError, `client stream with even id ${streamId}`);
     if (streamId <= this.lastStreamId) throw new ConnectionError(ErrorCode.ProtocolError, `HEADERS on closed stream ${streamId}`);
+    // The id is used even when the request is malformed: it can never open a stream again (§5.1.1).
     this.lastStreamId = streamId;
-    if (this.goAwayStreamId !== undefined || this.streams.size >= concurrentStreamsMax) {
-      // After GOAWAY, or past the announced limit: refused streams were not processed, so clients retry them.
-      throw new StreamError(streamId, ErrorCode.RefusedStream, 'stream refused');
+    if (malformed !== undefined) throw malformed;
+    // After GOAWAY, past the stream limit, or while the client leaves a full queue of responses unread:
+    // a client that reads nothing gets no new work done.
+    if (this.goAwayStreamId !== undefined || this.streams.size >= Math.min(this.options.maxConcurrentStreams, streamsPerConnectionMax)
+      || this.sendQueuedBytes >= connectionSendQueuedBytesMax) {
+      this.refuseStream(streamId);
+      return;
     }
+    this.budgets.request();
+    this.streamsOpened++;
     let listBytes = 0;
     for (const field of fields) listBytes += field.name.length + field.value.length + 32;
     const stream = new ServerStream(this, streamId, endStream, this.peerInitialWindow, this.options.maxReceiveMessageBytes);
@@ -401,8 +578,22 @@ export class Http2Connection implements StreamConnection {
     this.handler.onRequest(stream, fields, listBytes, this);
   }
 
+  /**
+   * Refused streams were not processed, so clients retry them (§8.7). Refusing costs the client
+   * nothing, so a run of refusals is bounded (Node's maxSessionRejectedStreams).
+   */
+  private refuseStream(streamId: number): void {
+    if (!this.budgets.refused()) {
+      throw new ConnectionError(ErrorCode.EnhanceYourCalm, `more than ${refusedStreamsInARowMax} streams refused in a row`);
+    }
+    this.output.header(4, FrameType.RstStream, 0, streamId);
+    this.output.uint32(ErrorCode.RefusedStream);
+  }
+
   private onPriority(streamId: number, buf: Buffer, start: number, end: number): void {
     if (streamId === 0) throw new ConnectionError(ErrorCode.ProtocolError, 'PRIORITY on stream 0');
+    // Priorities are deprecated (RFC 9113 §5.3.2) and ignored: each frame is only work for us.
+    this.glitch('PRIORITY');
     if (end - start !== 5) throw new StreamError(streamId, ErrorCode.FrameSizeError, 'PRIORITY frame of the wrong size');
     if ((buf.readUInt32BE(start) & 0x7fffffff) === streamId) throw new StreamError(streamId, ErrorCode.ProtocolError, 'stream depends on itself');
   }
@@ -412,18 +603,13 @@ export class Http2Connection implements StreamConnection {
     if (end - start !== 4) throw new ConnectionError(ErrorCode.FrameSizeError, 'RST_STREAM frame of the wrong size');
     if (streamId > this.lastStreamId) throw new ConnectionError(ErrorCode.ProtocolError, `RST_STREAM on idle stream ${streamId}`);
     const stream = this.streams.get(streamId);
-    if (stream === undefined) return;
-    this.spendResetToken();
+    if (stream === undefined) {
+      this.glitch('RST_STREAM on a closed stream');
+      return;
+    }
     stream.abort();
-  }
-
-  /** One reset of a running stream out of the connection's budget (limits.ts clientResetsBurst). */
-  private spendResetToken(): void {
-    const now = performance.now();
-    this.resetTokens = Math.min(clientResetsBurst, this.resetTokens + ((now - this.resetTokensAt) * clientResetsPerSecond) / 1000);
-    this.resetTokensAt = now;
-    if (this.resetTokens < 1) throw new ConnectionError(ErrorCode.EnhanceYourCalm, 'too many streams reset by the client');
-    this.resetTokens -= 1;
+    // Rapid reset (CVE-2023-44487): the stream's slot is free, its work goes on.
+    this.chargeReset();
   }
 
   private onSettings(flags: number, streamId: number, buf: Buffer, start: number, end: number): void {
@@ -433,9 +619,18 @@ export class Http2Connection implements StreamConnection {
       return;
     }
     if ((end - start) % 6 !== 0) throw new ConnectionError(ErrorCode.FrameSizeError, 'SETTINGS payload not a multiple of 6');
+    if ((end - start) / 6 > settingsEntriesMax) throw new ConnectionError(ErrorCode.EnhanceYourCalm, `SETTINGS with more than ${settingsEntriesMax} entries`);
+    // CVE-2019-9515: every SETTINGS asks for an ACK; clients send a few (grpc-go's BDP estimator), never a stream of them.
+    if (!this.budgets.settings(performance.now())) throw glitchesExhausted('SETTINGS');
     for (let p = start; p < end; p += 6) this.applySetting(buf.readUInt16BE(p), buf.readUInt32BE(p + 2));
     if (this.state === State.FirstSettings) this.state = State.Open;
+    this.writeAck();
     this.output.header(0, FrameType.Settings, Flag.Ack, 0);
+  }
+
+  /** Counts an ACK we owe (CVE-2019-9512, -9515: limits.ts unsentAcksMax); watchSocket() starts the count over. */
+  private writeAck(): void {
+    if (!this.budgets.ack()) throw new ConnectionError(ErrorCode.EnhanceYourCalm, 'the client reads none of our PING and SETTINGS acknowledgements');
   }
 
   private applySetting(id: number, value: number): void {
@@ -471,13 +666,28 @@ export class Http2Connection implements StreamConnection {
   private onPing(flags: number, streamId: number, buf: Buffer, start: number, end: number): void {
     if (streamId !== 0) throw new ConnectionError(ErrorCode.ProtocolError, 'PING on a stream');
     if (end - start !== 8) throw new ConnectionError(ErrorCode.FrameSizeError, 'PING frame of the wrong size');
-    // Keepalive pings are answered whatever their rate: our output is bounded by the socket (watchSocket), not by counting.
     if ((flags & Flag.Ack) === 0) {
+      this.enforceKeepalivePolicy();
+      this.writeAck();
       this.output.frame(FrameType.Ping, Flag.Ack, 0, buf, start, end);
-    } else if (buf.subarray(start, end).equals(keepalivePayload)) {
+    } else if (this.keepaliveAckTimer !== undefined && buf.subarray(start, end).equals(keepalivePayload)) {
       clearTimeout(this.keepaliveAckTimer);
       this.keepaliveAckTimer = undefined;
+    } else {
+      this.glitch('a PING ACK we did not ask for');
     }
+  }
+
+  /**
+   * Keepalive enforcement, grpc-go's handlePing as etcd configures it
+   * (client-budgets.ts): too many strikes end the connection with GOAWAY
+   * ENHANCE_YOUR_CALM "too_many_pings", the words Go and grpc-js clients
+   * look for to slow their keepalive down.
+   */
+  private enforceKeepalivePolicy(): void {
+    const withinPolicy = this.budgets.ping(performance.now(), this.streams.size > 0, this.wroteStreamFrames);
+    this.wroteStreamFrames = false;
+    if (!withinPolicy) throw new ConnectionError(ErrorCode.EnhanceYourCalm, 'too_many_pings');
   }
 
   /**
@@ -496,6 +706,7 @@ export class Http2Connection implements StreamConnection {
   private onGoAway(streamId: number, start: number, end: number): void {
     if (streamId !== 0) throw new ConnectionError(ErrorCode.ProtocolError, 'GOAWAY on a stream');
     if (end - start < 8) throw new ConnectionError(ErrorCode.FrameSizeError, 'GOAWAY frame too short');
+    if (!this.budgets.goAway(performance.now())) throw glitchesExhausted('another GOAWAY');
     // The client opens no more streams; those in flight finish, then the connection closes.
     this.goAway();
   }
@@ -511,7 +722,12 @@ export class Http2Connection implements StreamConnection {
       return;
     }
     if (streamId > this.lastStreamId) throw new ConnectionError(ErrorCode.ProtocolError, `WINDOW_UPDATE on idle stream ${streamId}`);
-    this.streams.get(streamId)?.addSendWindow(increment);
+    const stream = this.streams.get(streamId);
+    if (stream === undefined) {
+      this.glitch('WINDOW_UPDATE on a closed stream');
+      return;
+    }
+    stream.addSendWindow(increment);
   }
 
   // -------------------------------------------------------------------------
@@ -519,7 +735,7 @@ export class Http2Connection implements StreamConnection {
 
   private sendServerPreface(): void {
     const settings: [Setting, number][] = [
-      [Setting.MaxConcurrentStreams, concurrentStreamsMax],
+      [Setting.MaxConcurrentStreams, this.options.maxConcurrentStreams],
       [Setting.InitialWindowSize, this.streamWindowBytes],
       [Setting.MaxHeaderListSize, headerListBytesMax],
       [Setting.EnablePush, 0],
@@ -540,13 +756,14 @@ export class Http2Connection implements StreamConnection {
   }
 
   private writeGoAway(code: ErrorCode, debug: string): void {
-    const text = Buffer.from(debug.slice(0, 256), 'utf8');
+    const text = Buffer.from(debug.slice(0, goAwayDebugCharsMax), 'utf8');
     this.output.header(8 + text.length, FrameType.GoAway, 0, 0);
     this.output.uint32(this.goAwayStreamId ?? this.lastStreamId);
     this.output.uint32(code);
     this.output.bytes(text, 0, text.length);
   }
 
+  /** A stream error (§5.4.2): RST_STREAM, charged to the client that caused it (ServerStream.reset charges its own). */
   private resetStream(streamId: number, code: ErrorCode): void {
     const stream = this.streams.get(streamId);
     if (stream !== undefined) {
@@ -555,6 +772,7 @@ export class Http2Connection implements StreamConnection {
     }
     this.output.header(4, FrameType.RstStream, 0, streamId);
     this.output.uint32(code);
+    this.chargeReset();
   }
 
   /** Streams waiting for the connection window or the socket send, one frame each per round, while they can. */
@@ -578,6 +796,8 @@ export class Http2Connection implements StreamConnection {
    */
   private watchSocket(): void {
     if (this.socketBlocked || this.isClosed) return;
+    // The client took every ACK we owed it.
+    if (this.socket.writableLength === 0) this.budgets.acksTaken();
     if (this.socket.writableLength < socketBufferedBytesMax) {
       if (this.waiting.length > 0) this.pumpWaiting();
       return;
@@ -598,7 +818,7 @@ export class Http2Connection implements StreamConnection {
 
   private fail(err: unknown): void {
     if (err instanceof ConnectionError) {
-      this.destroy(err.code, err.message);
+      this.destroy(err.code, err.debug);
       return;
     }
     // Not a protocol error: a bug on our side. The connection goes, the server stays.
@@ -617,7 +837,7 @@ export class Http2Connection implements StreamConnection {
     this.output.flush();
     this.socket.end();
     // A client that never closes its side does not keep the socket.
-    this.closeTimer = setTimeout(() => this.socket.destroy(), 1000);
+    this.closeTimer = setTimeout(() => this.socket.destroy(), closeLingerMs);
     this.closeTimer.unref();
   }
 
@@ -628,6 +848,12 @@ export class Http2Connection implements StreamConnection {
     this.state = State.Closed;
     this.output.discard();
     this.cancelStreams();
+    this.cutFrame = undefined;
+    this.cutHeader = undefined;
+    this.blockFragments = [];
+    this.blockHeldBytes = 0;
+    if (this.transportBytes > 0) this.releaseTransport(this.transportBytes);
+    this.budget.connections--;
     this.handler.onConnectionClosed(this);
   }
 
@@ -637,4 +863,8 @@ export class Http2Connection implements StreamConnection {
     this.streams.clear();
     for (const stream of streams) stream.abort();
   }
+}
+
+function glitchesExhausted(what: string): ConnectionError {
+  return new ConnectionError(ErrorCode.EnhanceYourCalm, `too many frames without a request (${what})`);
 }

@@ -60,10 +60,10 @@ export const enum ErrorCode {
 export const peerMaxFrameBytesMin = 16_384;
 export const peerMaxFrameBytesMax = 2 ** 24 - 1;
 
-/** The connection must end: GOAWAY with `code`, `message` as debug data. */
+/** The connection must end: GOAWAY with `code`, `debug` as its debug data (clients match some of it, e.g. "too_many_pings"). */
 export class ConnectionError extends Error {
-  constructor(readonly code: ErrorCode, message: string) {
-    super(`HTTP/2 connection error ${code}: ${message}`);
+  constructor(readonly code: ErrorCode, readonly debug: string) {
+    super(`HTTP/2 connection error ${code}: ${debug}`);
     this.name = 'ConnectionError';
   }
 }

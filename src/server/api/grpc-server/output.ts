@@ -1,7 +1,7 @@
 import assert from 'node:assert';
 import type { Socket } from 'node:net';
 import { FrameType, frameHeaderBytes } from './frames.js';
-import { outputChunkBytes, outputCopyBytesMax } from './limits.js';
+import { outputChunkBytes, outputCopyBytesMax, outputInitialBytes } from './limits.js';
 
 /**
  * Where a connection's frames gather before they reach the socket.
@@ -15,7 +15,8 @@ import { outputChunkBytes, outputCopyBytesMax } from './limits.js';
  * corked write.
  */
 export class FrameOutput {
-  private buffer = Buffer.allocUnsafe(outputChunkBytes);
+  /** Starts small (an idle connection holds little) and grows to outputChunkBytes at its first busy batch. */
+  private buffer = Buffer.allocUnsafe(outputInitialBytes);
   private length = 0;
   /** Chunks sealed before the current buffer, in order, when a batch holds uncopied payloads. */
   private sealed: Buffer[] = [];
@@ -146,6 +147,12 @@ export class FrameOutput {
   private reserve(bytes: number): void {
     assert(bytes <= outputChunkBytes);
     if (this.length + bytes <= this.buffer.length) return;
+    if (this.buffer.length < outputChunkBytes) {
+      const grown = Buffer.allocUnsafe(outputChunkBytes);
+      this.buffer.copy(grown, 0, 0, this.length);
+      this.buffer = grown;
+      return;
+    }
     this.seal();
   }
 }

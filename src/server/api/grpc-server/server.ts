@@ -3,7 +3,11 @@ import type { HeaderField } from '../hpack.js';
 import { Http2Connection, type ConnectionOptions, type RequestHandler } from './connection.js';
 import { ErrorCode } from './frames.js';
 import {
-  connectionBufferedBytesMax, headerListBytesMax, keepaliveTimeMsDefault, keepaliveTimeoutMsDefault, shutdownGraceMsDefault, streamWindowBytesDefault, windowBytesMax } from './limits.js';
+  connectionBufferedBytesMax, handshakeTimeoutMsDefault, headerListBytesMax, idleTimeoutMsDefault, incompleteFrameTimeoutMsDefault,
+  keepaliveMinTimeMsDefault, keepaliveTimeMsDefault, maxReceiveMessageBytesDefault, keepaliveTimeoutMsDefault, keepaliveWithoutStreamMinTimeMs, maxConcurrentStreamsDefault, serverMemoryBytesMax,
+  shutdownGraceMsDefault, streamWindowBytesDefault, sweepIntervalMsMax, windowBytesMax,
+} from './limits.js';
+import { MemoryBudget } from './memory-budget.js';
 import { parseTimeoutMs, trailersBlock } from './metadata.js';
 import { ServerCall, Status, type CallKind, type MethodEntry } from './call.js';
 import { messagePrefixBytes, type ServerStream } from './stream.js';
@@ -34,9 +38,31 @@ export interface GrpcServerOptions {
   keepaliveTimeMs?: number;
   /** How long a keepalive PING may wait for its ACK before the connection is closed (etcd --grpc-keepalive-timeout, 20 s). */
   keepaliveTimeoutMs?: number;
+  /**
+   * Keepalive enforcement: the least time between two client PINGs (etcd
+   * --grpc-keepalive-min-time, 5 s); PINGs that come sooner are strikes,
+   * and the third strike closes the connection (GOAWAY ENHANCE_YOUR_CALM
+   * "too_many_pings"). See limits.ts.
+   */
+  keepaliveMinTimeMs?: number;
+  /**
+   * Whether clients may ping that often with no stream open (grpc-go's
+   * PermitWithoutStream; etcd: false). Both default to etcd's policy, unless
+   * keepaliveTimeMs is shorter: then clients may ping as often as we do.
+   */
+  keepalivePermitWithoutStream?: boolean;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS announced (etcd --max-concurrent-streams, 2^32-1); a connection holds at most 10 000 whatever it says. */
+  maxConcurrentStreams?: number;
+  /** How long a connection may take to send the preface and its first SETTINGS (120 s, grpc-go's ConnectionTimeout); 0: no limit. */
+  handshakeTimeoutMs?: number;
+  /** How long a frame or header block may stay unfinished (30 s); 0: no limit. */
+  incompleteFrameTimeoutMs?: number;
+  /** A connection without streams this long gets GOAWAY NO_ERROR and is closed (5 min, grpc-go's MaxConnectionIdle); 0: never. */
+  idleTimeoutMs?: number;
+  /** Memory all connections of this server may hold together (512 MiB; memory-budget.ts). */
+  memoryBytesMax?: number;
 }
 
-const defaultMaxReceiveMessageBytes = 4 * 1024 * 1024;
 
 /**
  * A gRPC server on our own HTTP/2 framing (connection.ts, stream.ts) taking
@@ -58,18 +84,42 @@ export class GrpcServer implements RequestHandler {
   private readonly maxSendMessageBytes: number;
   private shuttingDown = false;
   private onLastConnectionClosed: (() => void) | undefined;
+  /** The budget every connection of this server shares (memory-budget.ts); a server per listener kind, a budget each. */
+  readonly memoryBudget: MemoryBudget;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly sweepIntervalMs: number;
 
   constructor(options: GrpcServerOptions = {}) {
-    const maxReceive = options.maxReceiveMessageBytes ?? defaultMaxReceiveMessageBytes;
+    const maxReceive = options.maxReceiveMessageBytes ?? maxReceiveMessageBytesDefault;
     this.maxSendMessageBytes = options.maxSendMessageBytes ?? windowBytesMax;
+    const maxConcurrentStreams = options.maxConcurrentStreams ?? maxConcurrentStreamsDefault;
+    if (!Number.isInteger(maxConcurrentStreams) || maxConcurrentStreams < 0 || maxConcurrentStreams > maxConcurrentStreamsDefault) {
+      throw new RangeError(`maxConcurrentStreams must be an integer from 0 to ${maxConcurrentStreamsDefault}, not ${maxConcurrentStreams}`);
+    }
+    this.memoryBudget = new MemoryBudget(options.memoryBytesMax ?? serverMemoryBytesMax);
+    const keepaliveTimeMs = options.keepaliveTimeMs ?? keepaliveTimeMsDefault;
+    // Unless told otherwise, we never hold clients to fewer PINGs than we send them: a server that
+    // pings every few seconds itself (the peer listener) lets its clients do the same, with or
+    // without streams, half the period allowed for timer slack. With etcd's 2 h this is etcd's policy.
+    const ownPingMs = keepaliveTimeMs > 0 ? keepaliveTimeMs : Infinity;
     this.connectionOptions = {
       maxReceiveMessageBytes: maxReceive,
       bufferedBytesMax: options.connectionBufferedBytesMax ?? connectionBufferedBytesMax,
-      keepaliveTimeMs: options.keepaliveTimeMs ?? keepaliveTimeMsDefault,
+      keepaliveTimeMs,
       keepaliveTimeoutMs: options.keepaliveTimeoutMs ?? keepaliveTimeoutMsDefault,
+      keepaliveMinTimeMs: options.keepaliveMinTimeMs ?? Math.min(keepaliveMinTimeMsDefault, ownPingMs / 2),
+      keepalivePermitWithoutStream: options.keepalivePermitWithoutStream ?? ownPingMs < keepaliveWithoutStreamMinTimeMs,
+      maxConcurrentStreams,
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? handshakeTimeoutMsDefault,
+      incompleteFrameTimeoutMs: options.incompleteFrameTimeoutMs ?? incompleteFrameTimeoutMsDefault,
+      idleTimeoutMs: options.idleTimeoutMs ?? idleTimeoutMsDefault,
+      budget: this.memoryBudget,
       // The largest request fits in one window, so it never waits for a WINDOW_UPDATE.
       streamWindowBytes: Math.min(windowBytesMax, Math.max(streamWindowBytesDefault, maxReceive + messagePrefixBytes)),
     };
+    // A timeout is checked at a quarter of its length at least, so it fires within 25% of it.
+    const timeouts = [this.connectionOptions.handshakeTimeoutMs, this.connectionOptions.incompleteFrameTimeoutMs, this.connectionOptions.idleTimeoutMs];
+    this.sweepIntervalMs = Math.max(10, Math.min(sweepIntervalMsMax, ...timeouts.filter((t) => t > 0).map((t) => t / 4)));
   }
 
   addService(service: ServiceDefinition, implementation: ServiceImplementation): void {
@@ -100,7 +150,14 @@ export class GrpcServer implements RequestHandler {
     const connection = new Http2Connection(socket, this, this.connectionOptions);
     this.connections.add(connection);
     if (this.shuttingDown) connection.goAway();
+    this.sweepTimer ??= setInterval(() => this.sweep(), this.sweepIntervalMs).unref();
     return connection;
+  }
+
+  /** One timer for all connections' time limits (connection.ts tick()), running while there are connections. */
+  private sweep(): void {
+    const now = performance.now();
+    for (const connection of this.connections) connection.tick(now);
   }
 
   get connectionCount(): number {
@@ -143,7 +200,10 @@ export class GrpcServer implements RequestHandler {
 
   onConnectionClosed(connection: Http2Connection): void {
     this.connections.delete(connection);
-    if (this.connections.size === 0) this.onLastConnectionClosed?.();
+    if (this.connections.size > 0) return;
+    clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    this.onLastConnectionClosed?.();
   }
 
   onRequest(stream: ServerStream, fields: HeaderField[], listBytes: number, connection: Http2Connection): void {
@@ -153,10 +213,12 @@ export class GrpcServer implements RequestHandler {
       return;
     }
     const request = parseRequest(fields);
-    if (request === undefined) {
+    // Malformed (§8.1.1), or a content-length that END_STREAM on the HEADERS already contradicts.
+    if (request === undefined || (stream.remoteClosed && request.contentLength !== undefined && request.contentLength !== 0)) {
       stream.reset(ErrorCode.ProtocolError);
       return;
     }
+    stream.contentLength = request.contentLength;
     const method = this.methods.get(request.path);
     if (method === undefined) {
       const [code, message] = this.unknownMethod(request.path);
@@ -204,20 +266,22 @@ interface ParsedRequest {
   authority: string;
   timeoutMs: number | undefined;
   encoding: string | undefined;
+  contentLength: number | undefined;
 }
 
 /**
- * The request header list, checked as RFC 9113 §8.2-8.3 requires (lower-case
- * names, pseudo-headers first, once each, none unknown, no connection-specific
- * fields) plus what gRPC needs (an application/grpc content-type, a valid
- * grpc-timeout). undefined means malformed: grpc-go answers those with
+ * The request header list, checked as RFC 9113 §8.2-8.3 requires (the
+ * octets of names and values were checked by the HPACK decoder, see
+ * connection.ts; here: lower-case names, pseudo-headers first, once each, none unknown, no
+ * connection-specific fields, a content-length that is a number) plus what
+ * gRPC needs (an application/grpc content-type, a valid grpc-timeout). undefined means malformed: grpc-go answers those with
  * RST_STREAM PROTOCOL_ERROR, and so do we. The authority is taken as it
  * comes: etcdctl sends "http://host:port" for some calls, which Go accepts.
  */
 export function parseRequest(fields: readonly HeaderField[]): ParsedRequest | undefined {
   const head = readFields(fields);
   if (head === undefined) return undefined;
-  const { pseudo, contentType, timeout, encoding } = head;
+  const { pseudo, contentType, timeout, encoding, contentLength } = head;
   const path = pseudo.get(':path');
   if (!pseudo.has(':method') || !pseudo.has(':scheme') || path === undefined || path === '') return undefined;
   if (contentType === undefined || !grpcContentType(contentType)) return undefined;
@@ -226,19 +290,25 @@ export function parseRequest(fields: readonly HeaderField[]): ParsedRequest | un
     timeoutMs = parseTimeoutMs(timeout);
     if (timeoutMs === undefined) return undefined;
   }
-  return { path, authority: pseudo.get(':authority') ?? '', timeoutMs, encoding };
+  let length: number | undefined;
+  if (contentLength !== undefined) {
+    if (!/^[0-9]{1,15}$/.test(contentLength)) return undefined;
+    length = Number(contentLength);
+  }
+  return { path, authority: pseudo.get(':authority') ?? '', timeoutMs, encoding, contentLength: length };
 }
 
 const requestPseudoHeaders = new Set([':method', ':scheme', ':path', ':authority']);
 
 /** One pass over the fields: the pseudo-headers and the few fields gRPC reads; undefined if the list is malformed. */
 function readFields(fields: readonly HeaderField[]): {
-  pseudo: Map<string, string>; contentType?: string; timeout?: string; encoding?: string;
+  pseudo: Map<string, string>; contentType?: string; timeout?: string; encoding?: string; contentLength?: string;
 } | undefined {
   const pseudo = new Map<string, string>();
   let contentType: string | undefined;
   let timeout: string | undefined;
   let encoding: string | undefined;
+  let contentLength: string | undefined;
   let regularSeen = false;
   for (const { name, value } of fields) {
     if (name.charCodeAt(0) === 58) {
@@ -247,8 +317,11 @@ function readFields(fields: readonly HeaderField[]): {
       continue;
     }
     regularSeen = true;
-    if (!lowerCaseName(name)) return undefined;
     switch (name) {
+      case 'content-length':
+        if (contentLength !== undefined && contentLength !== value) return undefined;
+        contentLength = value;
+        break;
       case 'content-type':
         contentType = value;
         break;
@@ -269,15 +342,7 @@ function readFields(fields: readonly HeaderField[]): {
         return undefined;
     }
   }
-  return { pseudo, contentType, timeout, encoding };
-}
-
-function lowerCaseName(name: string): boolean {
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c >= 65 && c <= 90) return false;
-  }
-  return name.length > 0;
+  return { pseudo, contentType, timeout, encoding, contentLength };
 }
 
 /** "application/grpc", optionally followed by "+subtype" or ";parameters" (grpc-go's ContentSubtype). */

@@ -1,6 +1,7 @@
 import assert from 'node:assert';
 import { ErrorCode, Flag, FrameType, StreamError } from './frames.js';
 import type { FrameOutput } from './output.js';
+import type { MemoryBudget } from './memory-budget.js';
 import {
   connectionSendQueuedBytesMax, streamSendHighWaterBytes, streamSendQueuedBytesMax, windowBytesMax,
 } from './limits.js';
@@ -32,6 +33,14 @@ export interface StreamConnection {
   streamClosed(stream: ServerStream): void;
   /** Announces more receive credit on the stream (WINDOW_UPDATE); the connection decides when. */
   readonly streamWindowBytes: number;
+  /** The server's memory budget, shared by all its connections (memory-budget.ts). */
+  readonly budget: MemoryBudget;
+  /** Whether the server's budget lets this connection hold `bytes` more. */
+  mayHold(bytes: number): boolean;
+  /** One stream ended because of the client: a token of its reset budget (connection.ts). */
+  chargeReset(): void;
+  /** Set on every HEADERS or DATA we write: keepalive enforcement starts the client's strikes over. */
+  wroteStreamFrames: boolean;
 }
 
 /** What the gRPC call on a stream is told. */
@@ -89,6 +98,9 @@ export class ServerStream {
   waiting = false;
   /** The request's grpc-encoding, if any: only named in the error for a compressed message. */
   requestEncoding: string | undefined;
+  /** The request's content-length, if it sent one: the DATA must add up to it (RFC 9113 §8.1.1). */
+  contentLength: number | undefined;
+  private dataBytes = 0;
 
   private recvWindow: number;
   private recvUnacked = 0;
@@ -131,10 +143,24 @@ export class ServerStream {
     if (frameBytes > this.recvWindow) throw new StreamError(this.id, ErrorCode.FlowControlError, 'DATA beyond the stream window');
     this.recvWindow -= frameBytes;
     this.heldCredit += frameBytes;
+    if (this.contentLength !== undefined) {
+      this.dataBytes += to - from;
+      if (this.dataBytes > this.contentLength || (endStream && this.dataBytes !== this.contentLength)) this.malformedLength();
+    }
     if (!this.localClosed && to > from) this.readMessages(buf, from, to);
     if (this.closed) return;
     if (endStream) this.endOfRequest();
     this.maybeReturnCredit();
+  }
+
+  /** The DATA do not add up to the content-length: a malformed request (§8.1.1). */
+  malformedLength(): never {
+    throw new StreamError(this.id, ErrorCode.ProtocolError, 'DATA do not add up to the content-length');
+  }
+
+  /** For trailers: whether the request's DATA added up to its content-length. */
+  get lengthMatches(): boolean {
+    return this.contentLength === undefined || this.dataBytes === this.contentLength;
   }
 
   /** END_STREAM (on DATA, on the request HEADERS, or on trailers). */
@@ -173,15 +199,21 @@ export class ServerStream {
     return this.readPaused;
   }
 
-  /** Counts bytes the call keeps (a unary request until its handler runs) against the connection budget. */
+  /** Counts bytes the call keeps (a unary request until its handler runs) against the connection's and the server's budgets. */
   hold(bytes: number): boolean {
-    const max = this.connection.bufferedBytesMax;
-    if (this.connection.bufferedBytes + bytes > max) {
+    const connection = this.connection;
+    const max = connection.bufferedBytesMax;
+    if (connection.bufferedBytes + bytes > max) {
       this.failMessage(statusResourceExhausted, `grpc: the connection holds more than ${max} bytes of unread requests`);
       return false;
     }
+    if (!connection.mayHold(bytes)) {
+      this.failMessage(statusResourceExhausted, 'grpc: the server holds too many unread requests to take more from this connection');
+      return false;
+    }
     this.buffered += bytes;
-    this.connection.bufferedBytes += bytes;
+    connection.bufferedBytes += bytes;
+    connection.budget.add(bytes);
     return true;
   }
 
@@ -189,6 +221,7 @@ export class ServerStream {
     assert(bytes <= this.buffered);
     this.buffered -= bytes;
     this.connection.bufferedBytes -= bytes;
+    this.connection.budget.add(-bytes);
   }
 
   private readMessages(buf: Buffer, from: number, to: number): void {
@@ -307,11 +340,12 @@ export class ServerStream {
     this.recvUnacked = 0;
   }
 
-  /** The transport refuses a request message: the call ends with this status. */
+  /** The transport refuses a request message: the call ends with this status, charged to the client like a reset. */
   private failMessage(code: number, message: string): void {
     this.prefix = undefined;
     this.body = undefined;
     this.listener!.onMessageError(code, message);
+    this.connection.chargeReset();
   }
 
   // -------------------------------------------------------------------------
@@ -321,6 +355,7 @@ export class ServerStream {
   sendHeaders(block: Buffer): void {
     assert(!this.headersSent && !this.localClosed);
     this.headersSent = true;
+    this.connection.wroteStreamFrames = true;
     this.connection.output.frame(FrameType.Headers, Flag.EndHeaders, this.id, block);
     this.connection.output.queueFlush();
   }
@@ -346,11 +381,12 @@ export class ServerStream {
         output.queueFlush();
         this.sendWindow -= size;
         connection.sendWindow -= size;
+        connection.wroteStreamFrames = true;
         if (sent !== undefined) process.nextTick(sent);
         return true;
       }
-    } else if (this.queuedBytes >= streamSendQueuedBytesMax
-      || (connection.sendQueuedBytes >= connectionSendQueuedBytesMax && this.queuedBytes >= streamSendHighWaterBytes)) {
+    }
+    if (this.refusesQueue(size)) {
       this.reset(ErrorCode.EnhanceYourCalm);
       return false;
     }
@@ -363,6 +399,25 @@ export class ServerStream {
     if (this.queuedBytes < streamSendHighWaterBytes) return true;
     this.needDrain = true;
     return false;
+  }
+
+  /**
+   * Whether a message that must wait for the client's windows may not:
+   * a stream that ignores back-pressure (past streamSendQueuedBytesMax, or
+   * past its high-water mark while the connection holds
+   * connectionSendQueuedBytesMax), a first message on a connection that
+   * already holds that much (a client that reads nothing while asking for
+   * more), or one the server's budget refuses this connection.
+   */
+  private refusesQueue(size: number): boolean {
+    const connection = this.connection;
+    if (this.queue === undefined || this.queue.length === 0) {
+      if (connection.sendQueuedBytes >= connectionSendQueuedBytesMax) return true;
+    } else if (this.queuedBytes >= streamSendQueuedBytesMax
+      || (connection.sendQueuedBytes >= connectionSendQueuedBytesMax && this.queuedBytes >= streamSendHighWaterBytes)) {
+      return true;
+    }
+    return !connection.mayHold(size);
   }
 
   /**
@@ -394,7 +449,11 @@ export class ServerStream {
     this.sendTrailers(trailers);
   }
 
-  /** Ends the stream with RST_STREAM; the call hears onCancel (unless it already sent its trailers). */
+  /**
+   * Ends the stream with RST_STREAM; the call hears onCancel (unless it
+   * already sent its trailers). A reset for anything but the handler's own
+   * cancel is the client's doing, and charged to it.
+   */
   reset(code: ErrorCode): void {
     if (this.closed) return;
     const output = this.connection.output;
@@ -402,6 +461,7 @@ export class ServerStream {
     output.uint32(code);
     output.queueFlush();
     this.abort();
+    if (code !== ErrorCode.Cancel && code !== ErrorCode.NoError) this.connection.chargeReset();
   }
 
   /** The client reset the stream, or the connection is gone: drop everything, tell the call. */
@@ -445,6 +505,7 @@ export class ServerStream {
         const item = queue.shift()!;
         this.queuedBytes -= item.bytes.length;
         connection.sendQueuedBytes -= item.bytes.length;
+        connection.budget.add(-item.bytes.length);
         this.writeTrailers(item.bytes);
         return written;
       }
@@ -495,10 +556,13 @@ export class ServerStream {
     this.connection.sendWindow -= n;
     this.queuedBytes -= n;
     this.connection.sendQueuedBytes -= n;
+    this.connection.budget.add(-n);
+    this.connection.wroteStreamFrames = true;
   }
 
   private writeTrailers(block: Buffer): void {
     const output = this.connection.output;
+    this.connection.wroteStreamFrames = true;
     output.frame(FrameType.Headers, Flag.EndHeaders | Flag.EndStream, this.id, block);
     // gRPC: a server that finishes before the client does tells it to stop sending (RST_STREAM NO_ERROR).
     if (!this.remoteClosed) {
@@ -513,10 +577,12 @@ export class ServerStream {
     (this.queue ??= []).push(item);
     this.queuedBytes += item.bytes.length;
     this.connection.sendQueuedBytes += item.bytes.length;
+    this.connection.budget.add(item.bytes.length);
   }
 
   private dropQueue(): void {
     this.connection.sendQueuedBytes -= this.queuedBytes;
+    this.connection.budget.add(-this.queuedBytes);
     this.queuedBytes = 0;
     this.queue = undefined;
   }
