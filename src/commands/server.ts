@@ -70,6 +70,11 @@ Every flag can also be set through its ETCD_* environment variable (--data-dir <
     'cipher-suites': Flags.string({ description: 'Comma-separated list of supported TLS cipher suites between client/server and peers (empty will be auto-populated by Go).', default: '', env: 'ETCD_CIPHER_SUITES' }),
     'tls-min-version': Flags.string({ description: 'Minimum TLS version supported by etcd (TLS1.2 or TLS1.3; empty: TLS1.2).', default: '', env: 'ETCD_TLS_MIN_VERSION' }),
     'tls-max-version': Flags.string({ description: 'Maximum TLS version supported by etcd (TLS1.2 or TLS1.3; empty: the highest supported).', default: '', env: 'ETCD_TLS_MAX_VERSION' }),
+    // gRPC transport (etcdmain/config.go).
+    'max-concurrent-streams': Flags.string({ description: 'Maximum concurrent streams that each client can open at a time.', default: String(2 ** 32 - 1), env: 'ETCD_MAX_CONCURRENT_STREAMS' }),
+    'grpc-keepalive-min-time': Flags.string({ description: 'Minimum interval duration that a client should wait before pinging server.', default: '5s', env: 'ETCD_GRPC_KEEPALIVE_MIN_TIME' }),
+    'grpc-keepalive-interval': Flags.string({ description: 'Frequency duration of server-to-client ping to check if a connection is alive (0 to disable).', default: '2h0m0s', env: 'ETCD_GRPC_KEEPALIVE_INTERVAL' }),
+    'grpc-keepalive-timeout': Flags.string({ description: 'Additional duration of wait before closing a non-responsive connection (0 to disable).', default: '20s', env: 'ETCD_GRPC_KEEPALIVE_TIMEOUT' }),
     // ---- authentication ----
     'auth-token': Flags.string({ description: "Specify auth token specific options: 'simple', or 'jwt,sign-method=ES256|RS256|PS256|EdDSA|...,priv-key=<file>,pub-key=<file>,ttl=5m'.", default: 'simple', env: 'ETCD_AUTH_TOKEN' }),
     'auth-token-ttl': Flags.integer({ description: 'The lifetime in seconds of a simple auth token since its last use.', default: limits.authTokenTtlSecondsDefault, env: 'ETCD_AUTH_TOKEN_TTL' }),
@@ -147,6 +152,10 @@ Every flag can also be set through its ETCD_* environment variable (--data-dir <
         cipherSuites: flags['cipher-suites'],
         tlsMinVersion: flags['tls-min-version'],
         tlsMaxVersion: flags['tls-max-version'],
+        maxConcurrentStreams: flags['max-concurrent-streams'],
+        grpcKeepaliveMinTime: flags['grpc-keepalive-min-time'],
+        grpcKeepaliveInterval: flags['grpc-keepalive-interval'],
+        grpcKeepaliveTimeout: flags['grpc-keepalive-timeout'],
         // ---- authentication ----
         authToken: flags['auth-token'],
         authTokenTtl: flags['auth-token-ttl'],

@@ -65,7 +65,7 @@ describe('the client port on our gRPC transport', function () {
 
   it('answers with our transport: its SETTINGS and grpc-go\'s status text for an unknown service', async () => {
     const settings = await serverSettings(member.clientPort);
-    assert.equal(settings.get(3), 1000, 'SETTINGS_MAX_CONCURRENT_STREAMS');
+    assert.equal(settings.get(3), 2 ** 32 - 1, 'SETTINGS_MAX_CONCURRENT_STREAMS: etcd --max-concurrent-streams default');
     assert.deepEqual(await unknownMethodStatus(member), { code: 12, details: 'unknown service nope.Service' });
   });
 

@@ -46,7 +46,15 @@ export async function startClientListeners(server: EtcdServer, urls: URL[], tls?
     [ElectionService, electionService(server) as unknown as ServiceImplementation],
     [AuthService, authService(server) as unknown as ServiceImplementation],
   ];
-  const grpc = new GrpcServer({ maxReceiveMessageBytes: server.config.maxRequestBytes + grpcOverheadBytes, maxSendMessageBytes: responseBytesMax });
+  const config = server.config;
+  const grpc = new GrpcServer({
+    maxReceiveMessageBytes: config.maxRequestBytes + grpcOverheadBytes,
+    maxSendMessageBytes: responseBytesMax,
+    maxConcurrentStreams: config.maxConcurrentStreams,
+    keepaliveMinTimeMs: config.grpcKeepaliveMinTimeMs,
+    keepaliveTimeMs: config.grpcKeepaliveIntervalMs,
+    keepaliveTimeoutMs: config.grpcKeepaliveTimeoutMs,
+  });
   for (const [definition, implementation] of services) grpc.addService(definition, implementation);
   const http: HttpServer = createHttpServer(httpHandler(server));
   const httpSockets = new Set<Socket>();

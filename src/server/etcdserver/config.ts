@@ -50,6 +50,12 @@ export interface ServerConfig {
   selfSignedCertValidityYears: number;
   /** --cipher-suites, --tls-min-version, --tls-max-version (both sides). */
   tlsProtocol: TlsProtocol;
+  /** --max-concurrent-streams: SETTINGS_MAX_CONCURRENT_STREAMS of the client port. */
+  maxConcurrentStreams: number;
+  /** --grpc-keepalive-min-time, --grpc-keepalive-interval, --grpc-keepalive-timeout (0 disables the last two). */
+  grpcKeepaliveMinTimeMs: number;
+  grpcKeepaliveIntervalMs: number;
+  grpcKeepaliveTimeoutMs: number;
 
   // ---- authentication (--auth-token, --auth-token-ttl, --bcrypt-cost; --client-cert-auth) ----
   /** How tokens are made: simple, or JWT with its keys (read and checked at startup). */
@@ -113,6 +119,11 @@ export interface RawServerFlags extends RawTlsFlags {
   autoCompactionRetention: string;
   watchProgressNotifyInterval?: string;
   logLevel: string;
+
+  maxConcurrentStreams?: string;
+  grpcKeepaliveMinTime?: string;
+  grpcKeepaliveInterval?: string;
+  grpcKeepaliveTimeout?: string;
 
   // ---- authentication (--client-cert-auth is with the TLS flags) ----
   authToken?: string;
@@ -210,8 +221,10 @@ export function buildServerConfig(raw: RawServerFlags): ServerConfig {
   const auth = buildAuthConfig(raw);
   const dataDir = raw.dataDir !== undefined && raw.dataDir !== '' ? raw.dataDir : `${raw.name}.etcd`;
   const tls = buildTlsConfig(raw, listenClientUrls, listenPeerUrls);
+  const grpc = buildGrpcConfig(raw);
   return {
     ...tls,
+    ...grpc,
     name: raw.name,
     dataDir,
     walDir: raw.walDir !== undefined && raw.walDir !== '' ? raw.walDir : join(dataDir, 'member', 'wal'),
@@ -266,6 +279,31 @@ function buildAuthConfig(raw: RawServerFlags): Pick<ServerConfig, 'authToken' | 
     authTokenTtlSeconds: ttl === 0 ? limits.authTokenTtlSecondsDefault : ttl,
     bcryptCost,
     clientCertAuth: raw.clientCertAuth ?? false,
+  };
+}
+
+/**
+ * The gRPC transport flags with etcd's types: a uint32 and three Go
+ * durations (etcd takes "0" for the interval and the timeout to turn server
+ * pings off).
+ */
+export function buildGrpcConfig(raw: Pick<RawServerFlags, 'maxConcurrentStreams' | 'grpcKeepaliveMinTime' | 'grpcKeepaliveInterval' | 'grpcKeepaliveTimeout'>): Pick<ServerConfig,
+  'maxConcurrentStreams' | 'grpcKeepaliveMinTimeMs' | 'grpcKeepaliveIntervalMs' | 'grpcKeepaliveTimeoutMs'> {
+  const streams = raw.maxConcurrentStreams ?? String(2 ** 32 - 1);
+  if (!/^\d+$/.test(streams) || Number(streams) > 2 ** 32 - 1) {
+    throw new ConfigError(`invalid argument "${streams}" for "--max-concurrent-streams" flag: strconv.ParseUint: parsing "${streams}": invalid syntax`);
+  }
+  const duration = (flag: string, value: string | undefined, fallback: string): number => {
+    const text = value ?? fallback;
+    const ms = text === '0' ? 0 : parseGoDurationMs(text);
+    if (ms === undefined) throw new ConfigError(`invalid argument "${text}" for "--${flag}" flag: time: invalid duration "${text}"`);
+    return ms;
+  };
+  return {
+    maxConcurrentStreams: Number(streams),
+    grpcKeepaliveMinTimeMs: duration('grpc-keepalive-min-time', raw.grpcKeepaliveMinTime, '5s'),
+    grpcKeepaliveIntervalMs: duration('grpc-keepalive-interval', raw.grpcKeepaliveInterval, '2h'),
+    grpcKeepaliveTimeoutMs: duration('grpc-keepalive-timeout', raw.grpcKeepaliveTimeout, '20s'),
   };
 }
 

@@ -112,6 +112,9 @@ export class PeerTransport {
       maxSendMessageBytes: peerMessageBytesMax,
       keepaliveTimeMs: this.settings.keepaliveTimeMs,
       keepaliveTimeoutMs: this.settings.keepaliveTimeoutMs,
+      // Peers ping as often as we do, with or without streams open (etcd's policy for clients would close them).
+      keepaliveMinTimeMs: this.settings.keepaliveTimeMs,
+      keepalivePermitWithoutStream: true,
     });
     server.addService(peerServiceDefinition as unknown as ServiceDefinition, peerServiceImpl(this.inboundEnv));
     this.server = server;
