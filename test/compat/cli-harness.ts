@@ -32,6 +32,11 @@ export interface Step {
    * and stty noise are left out (see withoutPasswordPrompts), the rest equal.
    */
   compare?: 'exact' | 'usage' | 'prompts';
+  /**
+   * What etcdts prints on stderr instead of etcd's, where it is stricter on
+   * purpose (the step's comment says why); the rest must still match.
+   */
+  etcdtsStderr?: string;
 }
 
 export interface RunOptions {

@@ -151,7 +151,8 @@ const steps: Step[] = [
       await c.kv.put('live', 'v2');
       await c.kv.delete('live');
     },
-    until: seen('DELETE\n'),
+    // The delete with its previous value is the last thing printed: DELETE, the previous key-value, the key with no value.
+    until: seen('DELETE\nlive\nv2\nlive\n\n'),
   },
   {
     // ETCD_WATCH_REVISION is the revision of the response, which depends on how the server batched the events:

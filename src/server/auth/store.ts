@@ -241,7 +241,9 @@ export class AuthStore {
     const same = role.keyPermission.find((p) => p.key.equals(perm.key) && p.rangeEnd.equals(perm.rangeEnd));
     if (same !== undefined) same.permType = perm.permType;
     else role.keyPermission.push({ permType: perm.permType, key: Buffer.from(perm.key), rangeEnd: Buffer.from(perm.rangeEnd) });
-    role.keyPermission.sort((a, b) => Buffer.compare(a.key, b.key) || Buffer.compare(a.rangeEnd, b.rangeEnd));
+    // By key only, as etcd's permSlice; the sort is stable, so permissions on one key keep the order
+    // they were granted in, as Go's insertion sort keeps them in etcd's short lists.
+    role.keyPermission.sort((a, b) => Buffer.compare(a.key, b.key));
     this.putRole(role);
     this.changed();
   }
