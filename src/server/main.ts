@@ -19,7 +19,7 @@ export interface RunningMember {
 }
 
 /** Starts a member: opens the data dir, starts consensus, then serves clients. */
-export async function startMember(config: ServerConfig, log: Logger = createLogger(config.logLevel, config.name)): Promise<RunningMember> {
+export async function startMember(config: ServerConfig, log: Logger = createLogger({ level: config.logLevel, outputs: config.logOutputs, format: config.logFormat })): Promise<RunningMember> {
   const tls = await MemberTls.setUp(config, log);
   const peerCredentials = (): ChannelCredentials => tls.peerChannelCredentials();
   const join = await joinInfo(config, log, peerCredentials);
