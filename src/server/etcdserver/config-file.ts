@@ -55,8 +55,6 @@ export function valuesFromDocument(doc: Record<string, unknown>): ParsedFlags {
     values.set(canonicalName(def.name), value);
     changed.add(canonicalName(def.name));
   }
-  // An empty initial-cluster-state in the file means "new" (embed.configFromFile).
-  if (values.get('initial-cluster-state') === '') values.set('initial-cluster-state', 'new');
   for (const key of unknownKeys(doc, known)) notes.push({ level: 'warn', msg: 'ignored unknown key in the configuration file', fields: { key } });
   return { values, changed, help: false, notes };
 }
@@ -101,6 +99,8 @@ function fromYaml(def: FlagDef, raw: unknown): FlagValue {
       if (Array.isArray(raw)) return raw.map(String).join(',');
       return String(raw);
     default:
+      // An empty choice is the default (an empty initial-cluster-state means "new").
+      if (def.kind === 'choice' && raw === '') return def.defaultValue;
       if (typeof raw === 'object') throw new Error(`want a string, not ${JSON.stringify(raw)}`);
       return parseFlagText(def, String(raw));
   }
