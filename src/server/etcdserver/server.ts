@@ -681,7 +681,8 @@ export class EtcdServer implements StateMachine {
     const electionTicks = Math.max(2, Math.round(this.config.electionTimeoutMs / this.config.heartbeatIntervalMs));
     const tickDuration = (ticks: number): string => `${(ticks * this.config.heartbeatIntervalMs) / 1000}s`;
     const self = this.memberId.toString(16);
-    if (this.cluster.list().length <= 1) {
+    // A new cluster has not applied its bootstrap membership yet: --initial-cluster says how large it is.
+    if (Math.max(this.cluster.list().length, this.config.initialCluster.size) <= 1) {
       this.log.info({ 'local-member-id': self, 'forward-ticks': electionTicks - 1, 'forward-duration': tickDuration(electionTicks - 1), 'election-ticks': electionTicks, 'election-timeout': tickDuration(electionTicks) }, 'started as single-node; fast-forwarding election ticks');
       return;
     }
