@@ -53,6 +53,20 @@ export const proposalsPendingMax = 50_000;
  */
 export const applyCommitGapMax = 5_000;
 
+/** Snapshot files and WAL segment files kept (etcd --max-snapshots, --max-wals); 0 keeps all. */
+export const snapshotFilesMaxDefault = 5;
+export const walFilesMaxDefault = 5;
+
+/** Time between two compaction hash checks by the leader (etcd 3.5 --experimental-compact-hash-check-time). */
+export const compactHashCheckIntervalMsDefault = 60_000;
+
+/** How long the initial corruption check waits for each peer's hash (etcd's peer request timeout, 5 s + 2 election timeouts). */
+export const corruptCheckPeerTimeoutMsBase = 5_000;
+
+/** Remaining-TTL checkpoints of long leases, at most this often and this many per proposal (etcd leaseCheckpointInterval, maxLeaseCheckpointBatchSize). */
+export const leaseCheckpointIntervalMs = 5 * 60_000;
+export const leaseCheckpointsPerProposalMax = 1_000;
+
 /** Keys deleted per backend transaction during compaction (etcd compaction batch limit). */
 export const compactionBatchKeysMax = 1_000;
 

@@ -161,7 +161,7 @@ overEachTransport('Raft cluster: 3 members on loopback started with etcd\'s flag
     await cluster.restart(follower);
     await assertConverged(cluster);
     const member = cluster.members.find((m) => m.name === follower)!;
-    assert.match(member.proc!.output(), /installed snapshot from leader/, 'the member caught up without a snapshot');
+    assert.match(member.proc!.output(), /"msg":"applied snapshot"/, 'the member caught up without a snapshot');
     const back = new RawKv(member.clientUrl);
     assert.equal((await back.range({ key: 'snap/', rangeEnd: 'snap0', serializable: true, countOnly: true })).count, 300n);
     for (const kv of [...live, back]) kv.close();

@@ -49,7 +49,7 @@ export function createMetrics(server: EtcdServer): Registry {
   gauge('etcd_debugging_mvcc_compact_revision', 'The revision of the last compaction in store.', () => Number(server.store.compactMainRev));
   gauge('etcd_debugging_mvcc_watcher_total', 'Total number of watchers.', () => server.watchable.syncedCount + server.watchable.unsyncedCount);
   gauge('etcd_debugging_mvcc_slow_watcher_total', 'Total number of unsynced slow watchers.', () => server.watchable.unsyncedCount);
-  counter('etcd_disk_wal_fsync_total', 'The total number of WAL fsyncs (etcd exports their durations as etcd_disk_wal_fsync_duration_seconds).', () => server.driver.counters.walSaves);
+  counter('etcd_disk_wal_fsync_total', 'The total number of WAL fsyncs (etcd exports their durations as etcd_disk_wal_fsync_duration_seconds).', () => server.driver.walStats().syncs);
   counter('etcd_debugging_disk_backend_commit_total', 'The total number of backend commits.', () => server.backend.stats.commits);
   gauge('etcd_server_alarms', 'Number of raised alarms.', () => server.alarms.get().length);
   return registry;

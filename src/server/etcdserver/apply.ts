@@ -1,5 +1,5 @@
 import type { InternalRaftRequest } from '../../proto/gen/etcdtspb/internal.js';
-import type { AlarmResponse, ResponseHeader, CompactionResponse, DeleteRangeResponse, LeaseGrantResponse, LeaseRevokeResponse, PutResponse, TxnResponse } from '../../proto/gen/etcdserverpb/rpc.js';
+import type { AlarmMember, AlarmResponse, ResponseHeader, CompactionResponse, DeleteRangeResponse, LeaseGrantResponse, LeaseRevokeResponse, PutResponse, TxnResponse } from '../../proto/gen/etcdserverpb/rpc.js';
 import { AlarmRequest_AlarmAction } from '../../proto/gen/etcdserverpb/rpc.js';
 import type { AlarmStore } from './alarms.js';
 import type { BackendQuota } from './quota.js';
@@ -50,6 +50,10 @@ export class Applier {
   quota: BackendQuota | undefined;
   auth: AuthStore | undefined;
   tokens: TokenProvider | undefined;
+  /** Told of every alarm raised or cleared, for the log. */
+  onAlarm: ((action: 'raised' | 'disarmed', alarm: AlarmMember) => void) | undefined;
+  /** Called before a compaction is applied (the compaction hash check records a hash there). */
+  beforeCompact: ((revision: bigint) => void) | undefined;
 
   constructor(private readonly store: KVStore) {}
 
@@ -93,6 +97,7 @@ export class Applier {
     }
     if (req.txn !== undefined) return { response: applyTxn(this.store, req.txn, this.leases) };
     if (req.compaction !== undefined) {
+      this.beforeCompact?.(req.compaction.revision);
       const physical = this.store.compact(req.compaction.revision);
       const response: CompactionResponse = { header: header(this.store.currentRev) };
       return { response, physical };
@@ -115,11 +120,14 @@ export class Applier {
       const response: AlarmResponse = { header: header(this.store.currentRev), alarms: [] };
       if (a.action === AlarmRequest_AlarmAction.GET) response.alarms = this.alarms.get(a.alarm);
       else if (a.action === AlarmRequest_AlarmAction.ACTIVATE) {
+        const before = this.alarms.get(a.alarm).length;
         const raised = this.alarms.activate(a.memberID, a.alarm);
         if (raised !== undefined) response.alarms.push(raised);
+        if (raised !== undefined && this.alarms.get(a.alarm).length > before) this.onAlarm?.('raised', raised);
       } else if (a.action === AlarmRequest_AlarmAction.DEACTIVATE) {
         const cleared = this.alarms.deactivate(a.memberID, a.alarm);
         if (cleared !== undefined) response.alarms.push(cleared);
+        if (cleared !== undefined) this.onAlarm?.('disarmed', cleared);
       }
       return { response };
     }

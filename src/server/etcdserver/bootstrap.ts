@@ -70,12 +70,13 @@ export function initialMembers(config: ServerConfig): MemberInfo[] {
 
 export async function bootstrapRaft(config: ServerConfig, join?: { clusterId: bigint; memberId: bigint }): Promise<RaftBoot> {
   await mkdir(snapDir(config), { recursive: true, mode: 0o700 });
-  const snapshotter = new Snapshotter(snapDir(config));
+  const snapshotter = new Snapshotter(snapDir(config), { filesMax: config.maxSnapshots, noSync: config.unsafeNoFsync });
+  const walOptions = { filesMax: config.maxWals, noSync: config.unsafeNoFsync };
   if (await Wal.exists(config.walDir)) {
     const markers = await Wal.readSnapshotMarkers(config.walDir);
     const snapshot = await snapshotter.loadNewestAvailable(markers);
     const from = snapshot?.metadata !== undefined ? { index: snapshot.metadata.index, term: snapshot.metadata.term } : { index: 0n, term: 0n };
-    const opened = await Wal.open(config.walDir, from);
+    const opened = await Wal.open(config.walDir, from, walOptions);
     const ids = decodeWalMetadata(opened.metadata);
     const storage = new MemoryStorage();
     if (snapshot !== undefined) storage.applySnapshot(snapshot);
@@ -84,7 +85,7 @@ export async function bootstrapRaft(config: ServerConfig, join?: { clusterId: bi
     return { kind: 'restart', ...ids, wal: opened.wal, snapshotter, storage, snapshot, hardState: opened.hardState, initialMembers: [] };
   }
   if (join !== undefined) {
-    const wal = await Wal.create(config.walDir, encodeWalMetadata(join.memberId, join.clusterId));
+    const wal = await Wal.create(config.walDir, encodeWalMetadata(join.memberId, join.clusterId), walOptions);
     return { kind: 'join', ...join, wal, snapshotter, storage: new MemoryStorage(), snapshot: undefined, hardState: undefined, initialMembers: [] };
   }
   const members = initialMembers(config);
@@ -93,6 +94,6 @@ export async function bootstrapRaft(config: ServerConfig, join?: { clusterId: bi
     throw new Error(`--initial-advertise-peer-urls of ${config.name} do not match its entry in --initial-cluster`);
   }
   const clusterId = computeClusterId(members.map((m) => m.id));
-  const wal = await Wal.create(config.walDir, encodeWalMetadata(memberId, clusterId));
+  const wal = await Wal.create(config.walDir, encodeWalMetadata(memberId, clusterId), walOptions);
   return { kind: 'new', memberId, clusterId, wal, snapshotter, storage: new MemoryStorage(), snapshot: undefined, hardState: undefined, initialMembers: members };
 }

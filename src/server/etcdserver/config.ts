@@ -50,12 +50,6 @@ export interface ServerConfig {
   selfSignedCertValidityYears: number;
   /** --cipher-suites, --tls-min-version, --tls-max-version (both sides). */
   tlsProtocol: TlsProtocol;
-  /** --max-concurrent-streams: SETTINGS_MAX_CONCURRENT_STREAMS of the client port. */
-  maxConcurrentStreams: number;
-  /** --grpc-keepalive-min-time, --grpc-keepalive-interval, --grpc-keepalive-timeout (0 disables the last two). */
-  grpcKeepaliveMinTimeMs: number;
-  grpcKeepaliveIntervalMs: number;
-  grpcKeepaliveTimeoutMs: number;
 
   // ---- authentication (--auth-token, --auth-token-ttl, --bcrypt-cost; --client-cert-auth) ----
   /** How tokens are made: simple, or JWT with its keys (read and checked at startup). */
@@ -65,6 +59,61 @@ export interface ServerConfig {
   bcryptCost: number;
   /** A verified client certificate's CN is the user of a request that carries no token (etcd --client-cert-auth). */
   clientCertAuth: boolean;
+
+  // ---- raft and storage ----
+  /** Run Raft's pre-vote phase (etcd --pre-vote). */
+  preVote: boolean;
+  /** Fast-forward election ticks at start once peers are connected (etcd --initial-election-tick-advance). */
+  initialElectionTickAdvance: boolean;
+  /** Raft snapshot files and WAL segment files kept; 0 keeps all (etcd --max-snapshots, --max-wals). */
+  maxSnapshots: number;
+  maxWals: number;
+  /** Longest an applied write waits for its backend commit, and writes that commit at once (etcd --backend-batch-*). */
+  backendBatchIntervalMs: number;
+  backendBatchLimit: number;
+  /** Revisions deleted per backend transaction during compaction (etcd --experimental-compaction-batch-limit). */
+  compactionBatchLimit: number;
+  /** Skip every fsync of the WAL, snapshots and backend (etcd --unsafe-no-fsync): data is lost on a crash. */
+  unsafeNoFsync: boolean;
+  /** An apply slower than this is logged (etcd --experimental-warning-apply-duration). */
+  warningApplyDurationMs: number;
+  /** Leader checkpoints of remaining lease TTLs (etcd --experimental-enable-lease-checkpoint[-persist]). */
+  leaseCheckpoint: boolean;
+  leaseCheckpointPersist: boolean;
+
+  // ---- corruption checks ----
+  /** Compare this member's HashKV with its peers' before serving; refuse to start on a mismatch. */
+  initialCorruptCheck: boolean;
+  /** Period of the leader's cluster-wide hash comparison that raises the CORRUPT alarm; 0 disables it. */
+  corruptCheckIntervalMs: number;
+  /** The leader compares the hashes members record at each compaction (etcd 3.5 compaction hash check). */
+  compactHashCheck: boolean;
+  compactHashCheckIntervalMs: number;
+
+  // ---- gRPC server (--max-concurrent-streams, --grpc-keepalive-*) ----
+  maxConcurrentStreams: number;
+  grpcKeepaliveMinTimeMs: number;
+  grpcKeepaliveIntervalMs: number;
+  grpcKeepaliveTimeoutMs: number;
+
+  // ---- HTTP, metrics and profiling ----
+  /** Extra listeners serving only /metrics and /health (etcd --listen-metrics-urls). */
+  listenMetricsUrls: URL[];
+  /** 'extensive' adds histogram metrics (etcd --metrics). */
+  metrics: 'basic' | 'extensive';
+  /** CPU profiles and heap snapshots under /debug/pprof/ (etcd --enable-pprof). */
+  enablePprof: boolean;
+  /** Origins allowed by CORS and Host headers allowed on plaintext HTTP; ['*'] allows all (etcd --cors, --host-whitelist). */
+  cors: string[];
+  hostWhitelist: string[];
+  /** Serve the /v3/ JSON gateway beside gRPC (etcd --enable-grpc-gateway). */
+  enableGrpcGateway: boolean;
+
+  // ---- logging ----
+  /** Where log lines go: stderr, stdout, /dev/null or files (etcd --log-outputs). */
+  logOutputs: string[];
+  /** zap's encoders: JSON lines, or zap's tab-separated console lines (etcd 3.5 --log-format). */
+  logFormat: 'json' | 'console';
 }
 
 /** The TLS flags as etcd names them (etcdmain/config.go), all optional. */
@@ -120,15 +169,71 @@ export interface RawServerFlags extends RawTlsFlags {
   watchProgressNotifyInterval?: string;
   logLevel: string;
 
-  maxConcurrentStreams?: string;
-  grpcKeepaliveMinTime?: string;
-  grpcKeepaliveInterval?: string;
-  grpcKeepaliveTimeout?: string;
-
   // ---- authentication (--client-cert-auth is with the TLS flags) ----
   authToken?: string;
   authTokenTtl?: number;
   bcryptCost?: number;
+
+  /** The settings etcdts added after the first flags, already typed (see ServerConfig); defaults apply when absent. */
+  extra?: Partial<Pick<ServerConfig, ExtraSetting>>;
+}
+
+/** Settings that need no check here beyond their type and the ones in buildExtra. */
+type ExtraSetting = 'preVote' | 'initialElectionTickAdvance' | 'maxSnapshots' | 'maxWals' | 'backendBatchIntervalMs' | 'backendBatchLimit'
+  | 'compactionBatchLimit' | 'unsafeNoFsync' | 'warningApplyDurationMs' | 'leaseCheckpoint' | 'leaseCheckpointPersist' | 'initialCorruptCheck'
+  | 'corruptCheckIntervalMs' | 'compactHashCheck' | 'compactHashCheckIntervalMs' | 'maxConcurrentStreams' | 'grpcKeepaliveMinTimeMs'
+  | 'grpcKeepaliveIntervalMs' | 'grpcKeepaliveTimeoutMs' | 'listenMetricsUrls' | 'metrics' | 'enablePprof' | 'cors' | 'hostWhitelist'
+  | 'enableGrpcGateway' | 'logOutputs' | 'logFormat';
+
+/** etcd's defaults for the settings of RawServerFlags.extra (embed.NewConfig; ours where a comment says so). */
+export const extraDefaults: Pick<ServerConfig, ExtraSetting> = {
+  preVote: true,
+  initialElectionTickAdvance: true,
+  maxSnapshots: limits.snapshotFilesMaxDefault,
+  maxWals: limits.walFilesMaxDefault,
+  backendBatchIntervalMs: limits.backendBatchIntervalMs,
+  backendBatchLimit: limits.backendBatchOpsMax,
+  compactionBatchLimit: limits.compactionBatchKeysMax,
+  unsafeNoFsync: false,
+  warningApplyDurationMs: 100,
+  leaseCheckpoint: false,
+  leaseCheckpointPersist: false,
+  initialCorruptCheck: false,
+  corruptCheckIntervalMs: 0,
+  compactHashCheck: false,
+  compactHashCheckIntervalMs: limits.compactHashCheckIntervalMsDefault,
+  maxConcurrentStreams: 2 ** 32 - 1,
+  grpcKeepaliveMinTimeMs: 5_000,
+  grpcKeepaliveIntervalMs: 2 * 3_600_000,
+  grpcKeepaliveTimeoutMs: 20_000,
+  listenMetricsUrls: [],
+  metrics: 'basic',
+  enablePprof: false,
+  cors: ['*'],
+  hostWhitelist: ['*'],
+  enableGrpcGateway: true,
+  logOutputs: ['default'],
+  logFormat: 'json',
+};
+
+/**
+ * The typed extra settings, with etcd's rules: a zero batch interval or
+ * limit means the default (etcd's backend does the same), a lease
+ * checkpoint persisted needs checkpoints on (embed.Config.Validate).
+ */
+function buildExtra(raw: RawServerFlags): Pick<ServerConfig, ExtraSetting> {
+  const extra = { ...extraDefaults, ...(raw.extra ?? {}) };
+  if (extra.backendBatchIntervalMs <= 0) extra.backendBatchIntervalMs = limits.backendBatchIntervalMs;
+  if (extra.backendBatchLimit <= 0) extra.backendBatchLimit = limits.backendBatchOpsMax;
+  if (extra.compactionBatchLimit <= 0) extra.compactionBatchLimit = limits.compactionBatchKeysMax;
+  if (extra.leaseCheckpointPersist && !extra.leaseCheckpoint) {
+    throw new ConfigError('setting experimental-enable-lease-checkpoint-persist requires experimental-enable-lease-checkpoint');
+  }
+  if (extra.corruptCheckIntervalMs < 0 || extra.compactHashCheckIntervalMs <= 0) throw new ConfigError('corruption check intervals must be positive durations');
+  if (extra.grpcKeepaliveMinTimeMs < 0 || extra.grpcKeepaliveIntervalMs < 0 || extra.grpcKeepaliveTimeoutMs < 0) {
+    throw new ConfigError('--grpc-keepalive-* durations must not be negative');
+  }
+  return extra;
 }
 
 export function parseUrlList(flag: string, value: string): URL[] {
@@ -221,10 +326,8 @@ export function buildServerConfig(raw: RawServerFlags): ServerConfig {
   const auth = buildAuthConfig(raw);
   const dataDir = raw.dataDir !== undefined && raw.dataDir !== '' ? raw.dataDir : `${raw.name}.etcd`;
   const tls = buildTlsConfig(raw, listenClientUrls, listenPeerUrls);
-  const grpc = buildGrpcConfig(raw);
   return {
     ...tls,
-    ...grpc,
     name: raw.name,
     dataDir,
     walDir: raw.walDir !== undefined && raw.walDir !== '' ? raw.walDir : join(dataDir, 'member', 'wal'),
@@ -249,6 +352,7 @@ export function buildServerConfig(raw: RawServerFlags): ServerConfig {
     watchProgressNotifyIntervalMs,
     logLevel,
     ...auth,
+    ...buildExtra(raw),
   };
 }
 
@@ -279,31 +383,6 @@ function buildAuthConfig(raw: RawServerFlags): Pick<ServerConfig, 'authToken' | 
     authTokenTtlSeconds: ttl === 0 ? limits.authTokenTtlSecondsDefault : ttl,
     bcryptCost,
     clientCertAuth: raw.clientCertAuth ?? false,
-  };
-}
-
-/**
- * The gRPC transport flags with etcd's types: a uint32 and three Go
- * durations (etcd takes "0" for the interval and the timeout to turn server
- * pings off).
- */
-export function buildGrpcConfig(raw: Pick<RawServerFlags, 'maxConcurrentStreams' | 'grpcKeepaliveMinTime' | 'grpcKeepaliveInterval' | 'grpcKeepaliveTimeout'>): Pick<ServerConfig,
-  'maxConcurrentStreams' | 'grpcKeepaliveMinTimeMs' | 'grpcKeepaliveIntervalMs' | 'grpcKeepaliveTimeoutMs'> {
-  const streams = raw.maxConcurrentStreams ?? String(2 ** 32 - 1);
-  if (!/^\d+$/.test(streams) || Number(streams) > 2 ** 32 - 1) {
-    throw new ConfigError(`invalid argument "${streams}" for "--max-concurrent-streams" flag: strconv.ParseUint: parsing "${streams}": invalid syntax`);
-  }
-  const duration = (flag: string, value: string | undefined, fallback: string): number => {
-    const text = value ?? fallback;
-    const ms = text === '0' ? 0 : parseGoDurationMs(text);
-    if (ms === undefined) throw new ConfigError(`invalid argument "${text}" for "--${flag}" flag: time: invalid duration "${text}"`);
-    return ms;
-  };
-  return {
-    maxConcurrentStreams: Number(streams),
-    grpcKeepaliveMinTimeMs: duration('grpc-keepalive-min-time', raw.grpcKeepaliveMinTime, '5s'),
-    grpcKeepaliveIntervalMs: duration('grpc-keepalive-interval', raw.grpcKeepaliveInterval, '2h'),
-    grpcKeepaliveTimeoutMs: duration('grpc-keepalive-timeout', raw.grpcKeepaliveTimeout, '20s'),
   };
 }
 

@@ -1,7 +1,7 @@
 import { createReadStream, existsSync, readdirSync } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { LeaseKeepAliveRequest, LeaseKeepAliveResponse, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse } from '../../proto/gen/etcdserverpb/rpc.js';
+import type { HashKVRequest, HashKVResponse, LeaseKeepAliveRequest, LeaseKeepAliveResponse, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse } from '../../proto/gen/etcdserverpb/rpc.js';
 import type { MembersResponse } from '../../proto/gen/etcdtspb/peer.js';
 import { ConfState, MessageType, type Message } from '../../proto/gen/etcdtspb/raft.js';
 import { PeerTransport } from '../transport/transport.js';
@@ -69,6 +69,7 @@ export class Peering implements PeerHandler, RaftTransport {
     this.server.peerActive = (id) => id === this.server.memberId || this.transport.isActive(id);
     this.server.forwardLeaseRenew = (leader, id) => this.transport.forwardLeaseRenew(leader, { ID: id }).then((r) => r.TTL);
     this.server.forwardLeaseTimeToLive = (leader, req) => this.transport.forwardLeaseTimeToLive(leader, req);
+    this.server.askPeerHashKV = (id, rev, timeoutMs) => this.transport.peerHashKV(id, { revision: rev }, timeoutMs);
     this.server.driver.setTransport(this);
     await this.transport.start();
   }
@@ -196,6 +197,10 @@ export class Peering implements PeerHandler, RaftTransport {
   async leaseTimeToLive(req: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> {
     if (!this.server.driver.isLeader) throw new NotLeaderError();
     return this.server.localLeaseTimeToLive(req);
+  }
+
+  async hashKV(req: HashKVRequest): Promise<HashKVResponse> {
+    return this.server.peerHashKV(req.revision);
   }
 
   isRemoved(id: bigint): boolean {

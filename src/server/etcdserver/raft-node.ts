@@ -95,6 +95,11 @@ export class RaftNode implements ConsensusDriver {
     this.term = status.term;
   }
 
+  /** Index of the last Raft snapshot this member took or installed. */
+  get snapshotIndexNow(): bigint {
+    return this.snapshotIndex;
+  }
+
   get committedIndex(): bigint {
     return this.rn.basicStatus().commit;
   }
@@ -122,6 +127,17 @@ export class RaftNode implements ConsensusDriver {
   campaign(): void {
     this.rn.campaign();
     this.kick();
+  }
+
+  /** Fast-forwards the election clock by `ticks` (etcd's advanceTicks), so the first election need not wait a full timeout. */
+  advanceTicks(ticks: number): void {
+    for (let i = 0; i < ticks && !this.stopped; i++) this.rn.tick();
+    this.kick();
+  }
+
+  /** fsyncs and writes of the WAL (for /metrics). */
+  walStats(): ReturnType<Wal['stats']> {
+    return this.options.wal.stats();
   }
 
   private tick(): void {
@@ -263,6 +279,7 @@ export class RaftNode implements ConsensusDriver {
       }
     } catch (err) {
       this.options.log.fatal({ err }, 'raft loop failed');
+      this.options.log.flushSync();
       process.exit(1);
     } finally {
       this.loopRunning = false;
@@ -345,8 +362,8 @@ export class RaftNode implements ConsensusDriver {
     this.raftState = soft.raftState;
     if (soft.lead !== this.leaderId || wasLeader !== this.isLeader) {
       this.counters.leaderChanges++;
+      if (soft.lead !== this.leaderId) this.logLeader(this.leaderId, soft.lead);
       this.leaderId = soft.lead;
-      this.options.log.info({ leader: soft.lead.toString(16), state: soft.raftState, term: this.term.toString() }, 'leadership changed');
       if (!this.isLeader && this.leaderId !== 0n) {
         // Reads waiting on a previous leader must be retried against the new one.
         for (const [key, waiters] of this.readsInFlight) {
@@ -357,6 +374,14 @@ export class RaftNode implements ConsensusDriver {
       }
       this.sm?.onLeaderChange(this.leaderId, this.isLeader);
     }
+  }
+
+  /** raft/node.go's lines for a leader seen, changed or lost (ids in hex, as etcd writes them). */
+  private logLeader(from: bigint, to: bigint): void {
+    const [self, term] = [this.options.memberId.toString(16), this.term];
+    if (to === 0n) this.options.log.info(`raft.node: ${self} lost leader ${from.toString(16)} at term ${term}`);
+    else if (from === 0n) this.options.log.info(`raft.node: ${self} elected leader ${to.toString(16)} at term ${term}`);
+    else this.options.log.info(`raft.node: ${self} changed leader from ${from.toString(16)} to ${to.toString(16)} at term ${term}`);
   }
 
   /**
@@ -370,6 +395,10 @@ export class RaftNode implements ConsensusDriver {
     const applied = sm.appliedIndex;
     if (this.snapshotting || applied - this.snapshotIndex <= BigInt(this.options.snapshotCount)) return;
     this.snapshotting = true;
+    const self = this.options.memberId.toString(16);
+    this.options.log.info({
+      'local-member-id': self, 'local-member-applied-index': applied, 'local-member-snapshot-index': this.snapshotIndex, 'local-member-snapshot-count': this.options.snapshotCount,
+    }, 'triggering snapshot');
     void (async () => {
       try {
         // The WAL may only drop entries the backend has made durable.
@@ -381,13 +410,16 @@ export class RaftNode implements ConsensusDriver {
         await this.options.wal.saveSnapshot({ index: applied, term: snap.metadata!.term, confState: snap.metadata!.confState });
         const keep = BigInt(this.options.snapshotCatchUpEntries);
         const compactTo = applied > keep ? applied - keep : 1n;
-        if (compactTo > storage.firstIndex()) storage.compact(compactTo);
+        this.options.log.info({ 'snapshot-index': applied }, 'saved snapshot');
+        if (compactTo > storage.firstIndex()) {
+          storage.compact(compactTo);
+          this.options.log.info({ 'compact-index': compactTo }, 'compacted Raft logs');
+        }
         await this.options.wal.releaseLockTo(applied);
         this.snapshotIndex = applied;
         this.counters.snapshotsTaken++;
-        this.options.log.info({ index: applied.toString() }, 'saved snapshot');
       } catch (err) {
-        this.options.log.error({ err }, 'failed to save snapshot');
+        this.options.log.error({ err }, 'failed to create snapshot');
       } finally {
         this.snapshotting = false;
       }

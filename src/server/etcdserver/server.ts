@@ -32,13 +32,15 @@ import { RaftNode, type StateMachine } from './raft-node.js';
 import { bootstrapRaft, snapDir, type RaftBoot } from './bootstrap.js';
 import { RawNode, SeededPrng } from '../raft/index.js';
 import type { Logger } from '../logger.js';
-import { applyCommitGapMax, backendBatchIntervalMs, backendBatchOpsMax, leaseRevokesPerSecondMax } from '../constants.js';
+import { applyCommitGapMax, leaseRevokesPerSecondMax } from '../constants.js';
 import { AlarmStore, alarmText } from './alarms.js';
 import { BackendQuota, CappedGuard } from './quota.js';
 import { NoSpaceError } from './errors.js';
 import { ForwardedError } from '../operating-error.js';
 import { hashBackend, hashKV } from '../mvcc/hash.js';
 import { Compactor } from './compactor.js';
+import { CompactionHashes, CorruptionMonitor, checkInitialHashKV, type CorruptionHost } from './corruption.js';
+import { CorruptError } from './errors.js';
 import { watchableStoreFor, type WatchableStore } from '../mvcc/watchable-store.js';
 import { AuthStore, type AuthInfo } from '../auth/store.js';
 import { authorizeProposal, type RequestOrigin } from '../auth/authorize.js';
@@ -49,6 +51,10 @@ import { BcryptPool } from '../auth/bcrypt.js';
 import { AuthRequests } from './auth-requests.js';
 
 const metaConsistentIndex = Buffer.from('consistent_index');
+
+/** How long adjustTicks waits for peer connections, and how often it looks (etcd: rafthttp.ConnReadTimeout, 50 ms). */
+const initialTickAdvanceWaitMs = 5_000;
+const initialTickAdvancePollMs = 50;
 const metaConfState = Buffer.from('conf_state');
 
 /** The etcd version this member speaks (its API surface), reported by Status and /version. */
@@ -160,11 +166,16 @@ export class EtcdServer implements StateMachine {
   clientChannelCredentials: (() => ChannelCredentials) | undefined;
   /** Counters the metrics endpoint will read. */
   readonly counters = { proposalsApplied: 0, proposalsFailed: 0, applyBatches: 0 };
+  /** A peer's HashKV over the peer port (set once the transport runs). */
+  askPeerHashKV: ((id: bigint, rev: bigint, timeoutMs: number) => Promise<HashKVResponse>) | undefined;
+  /** Hashes recorded at each applied compaction, for the compaction hash check. */
+  readonly compactionHashes = new CompactionHashes();
+  private corruptionMonitor: CorruptionMonitor | undefined;
 
   private constructor(readonly config: ServerConfig, readonly log: Logger, readonly clock: Clock, boot: RaftBoot) {
     this.memberId = boot.memberId;
     this.clusterId = boot.clusterId;
-    this.backend = Backend.open(backendPath(config));
+    this.backend = Backend.open(backendPath(config), { noSync: config.unsafeNoFsync });
     this.store = new KVStore(this.backend);
     this.watchable = watchableStoreFor(this.store);
     this.lessor = new Lessor(this.backend, this.store, clock, minLeaseTtlSeconds(config));
@@ -192,6 +203,9 @@ export class EtcdServer implements StateMachine {
     const leaseKeys = { keysOf: (id: bigint) => this.lessor.lookup(id)?.keys };
     this.applier.addGuard({ check: (req) => authorizeProposal(this.auth, req, leaseKeys) });
     this.applier.addGuard(new CappedGuard(this.alarms));
+    this.applier.addGuard({ check: (req) => this.refuseWhenCorrupt(req) });
+    this.applier.onAlarm = (action, alarm) => this.logAlarm(action, alarm);
+    this.applier.beforeCompact = (rev) => this.recordCompactionHash(rev);
     this.hasher = new BcryptPool();
     this.authRequests = new AuthRequests(this, this.auth, this.tokens, this.hasher, clock);
     this.appliedIndex = readU64(this.backend.get('meta', metaConsistentIndex)) ?? 0n;
@@ -211,14 +225,15 @@ export class EtcdServer implements StateMachine {
       maxSizePerMsgBytes: 1024 * 1024,
       maxInflightMsgs: 512,
       checkQuorum: true,
-      preVote: true,
+      preVote: config.preVote,
       prng: new SeededPrng(config.raftSeed ?? randomBytes(8).readBigUInt64BE(0)),
-      logger: {
-        debug: (msg: string) => log.debug({ raft: true }, msg),
-        info: (msg: string) => log.info({ raft: true }, msg),
-        warn: (msg: string) => log.warn({ raft: true }, msg),
-        error: (msg: string) => log.error({ raft: true }, msg),
-      },
+      // Raft's own lines, as etcd's raft package writes them (the caller is the raft file, not this adapter).
+      logger: ((raftLog) => ({
+        debug: (msg: string) => raftLog.debug(msg),
+        info: (msg: string) => raftLog.info(msg),
+        warn: (msg: string) => raftLog.warn(msg),
+        error: (msg: string) => raftLog.error(msg),
+      }))(log.skipping(1)),
     });
     if (boot.kind === 'new') {
       rawNode.bootstrap(boot.initialMembers.map((m) => ({ id: m.id, context: encodeConfChangeContext({ member: m, isPromote: false }) })));
@@ -277,7 +292,9 @@ export class EtcdServer implements StateMachine {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     const boot = await bootstrapRaft(config, options.join);
     await EtcdServer.installPendingSnapshotDb(config, boot, log);
+    const opening = performance.now();
     const server = new EtcdServer(config, log, options.clock ?? systemClock, boot);
+    log.info({ path: backendPath(config), took: `${(performance.now() - opening).toFixed(3)}ms` }, 'opened backend db');
     if (server.forcedRecovery !== undefined) {
       // The forced removals must be durable before Raft acts on them.
       await boot.wal.save(server.forcedRecovery.hardState, server.forcedRecovery.entries);
@@ -298,7 +315,10 @@ export class EtcdServer implements StateMachine {
     server.tokenSweepTimer.unref();
     server.compactor = Compactor.fromConfig(config, server);
     server.compactor?.start();
-    log.info({ memberId: server.memberId.toString(16), clusterId: server.clusterId.toString(16), boot: boot.kind, revision: server.store.currentRev.toString(), appliedIndex: server.appliedIndex.toString() }, 'member started');
+    const ids = { 'local-member-id': server.memberId.toString(16), 'cluster-id': server.clusterId.toString(16) };
+    if (boot.kind === 'restart') log.info({ ...ids, 'commit-index': boot.hardState?.commit ?? 0n }, 'restarting local member');
+    else log.info(ids, 'starting local member');
+    log.info({ 'local-member-id': ids['local-member-id'], 'local-server-version': serverVersion, 'cluster-version': 'to_be_decided' }, 'starting etcd server');
     return server;
   }
 
@@ -353,6 +373,7 @@ export class EtcdServer implements StateMachine {
   // ---- KV ----
 
   async range(r: RangeRequest, ai?: AuthInfo): Promise<RangeResponse> {
+    if (this.alarms.has(AlarmType.CORRUPT)) throw new CorruptError();
     if (!r.serializable) await this.linearizableReadBarrier();
     return this.authorizedRead(ai, (current) => checkRange(this.auth, current, r), () => applyRange(this.store.read(), r));
   }
@@ -385,7 +406,6 @@ export class EtcdServer implements StateMachine {
 
   private raiseNoSpace(): void {
     if (this.alarms.get(AlarmType.NOSPACE).some((a) => a.memberID === this.memberId)) return;
-    this.log.warn({ quotaBytes: this.config.quotaBackendBytes, dbSize: this.backend.sizeBytes() }, 'database space exceeded; raising NOSPACE alarm');
     this.propose({ alarm: { action: AlarmRequest_AlarmAction.ACTIVATE, memberID: this.memberId, alarm: AlarmType.NOSPACE } }, 'member').catch(() => undefined);
   }
 
@@ -649,6 +669,106 @@ export class EtcdServer implements StateMachine {
     return errors;
   }
 
+  /**
+   * etcd's adjustTicks: a single-member cluster campaigns at once (see
+   * start); with --initial-election-tick-advance, a member of a larger
+   * cluster waits (up to 5 s) until its peers answer, then fast-forwards its
+   * election clock to two ticks before the timeout, so the first election
+   * does not wait a whole election timeout; without it, it waits the full
+   * timeout.
+   */
+  async adjustTicks(): Promise<void> {
+    const electionTicks = Math.max(2, Math.round(this.config.electionTimeoutMs / this.config.heartbeatIntervalMs));
+    const tickDuration = (ticks: number): string => `${(ticks * this.config.heartbeatIntervalMs) / 1000}s`;
+    const self = this.memberId.toString(16);
+    // A new cluster has not applied its bootstrap membership yet: --initial-cluster says how large it is.
+    if (Math.max(this.cluster.list().length, this.config.initialCluster.size) <= 1) {
+      this.log.info({ 'local-member-id': self, 'forward-ticks': electionTicks - 1, 'forward-duration': tickDuration(electionTicks - 1), 'election-ticks': electionTicks, 'election-timeout': tickDuration(electionTicks) }, 'started as single-node; fast-forwarding election ticks');
+      return;
+    }
+    if (!this.config.initialElectionTickAdvance) {
+      this.log.info({ 'election-ticks': electionTicks }, 'skipping initial election tick advance');
+      return;
+    }
+    this.log.info({ 'election-ticks': electionTicks }, 'starting initial election tick advance');
+    for (let waited = 0; waited < initialTickAdvanceWaitMs && !this.stopped; waited += initialTickAdvancePollMs) {
+      await new Promise((r) => setTimeout(r, initialTickAdvancePollMs));
+      const active = this.cluster.list().filter((m) => m.id !== this.memberId && this.peerActive(m.id)).length;
+      if (active <= 1) continue;
+      const ticks = electionTicks - 2;
+      this.log.info({ 'local-member-id': self, 'forward-ticks': ticks, 'forward-duration': tickDuration(ticks), 'election-ticks': electionTicks, 'election-timeout': tickDuration(electionTicks), 'active-remote-members': active }, 'initialized peer connections; fast-forwarding election ticks');
+      this.driver.advanceTicks(ticks);
+      return;
+    }
+  }
+
+  // ---- corruption checks (corruption.ts) ----
+
+  /** What the corruption checks need of this member. */
+  private corruptionHost(): CorruptionHost {
+    return {
+      memberId: this.memberId,
+      log: this.log,
+      requestTimeoutMs: this.requestTimeoutMs,
+      localHash: (rev) => hashKV(this.store, rev),
+      peers: () => this.cluster.list().filter((m) => m.id !== this.memberId).map((m) => ({ id: m.id, peerUrls: m.peerUrls })),
+      peerHash: (id, rev, timeoutMs) => {
+        if (this.askPeerHashKV === undefined) return Promise.reject(new Error('peer transport not running'));
+        return this.askPeerHashKV(id, rev, timeoutMs);
+      },
+      isLeader: () => this.driver.isLeader,
+      readBarrier: () => this.linearizableReadBarrier(),
+      raiseCorrupt: (memberID) => {
+        if (this.alarms.get(AlarmType.CORRUPT).some((a) => a.memberID === memberID)) return;
+        this.propose({ alarm: { action: AlarmRequest_AlarmAction.ACTIVATE, memberID, alarm: AlarmType.CORRUPT } }, 'member').catch(() => undefined);
+      },
+    };
+  }
+
+  /** --experimental-initial-corrupt-check: throws when a peer holds different data (the member must not serve). */
+  async checkInitialCorruption(): Promise<void> {
+    if (this.config.initialCorruptCheck) await checkInitialHashKV(this.corruptionHost());
+  }
+
+  /** Starts the leader's periodic checks that are turned on. */
+  startCorruptionMonitor(): void {
+    const periodic = this.config.corruptCheckIntervalMs;
+    const compact = this.config.compactHashCheck ? this.config.compactHashCheckIntervalMs : undefined;
+    if (periodic <= 0 && compact === undefined) return;
+    this.corruptionMonitor = new CorruptionMonitor(this.corruptionHost(), this.compactionHashes);
+    this.corruptionMonitor.start(periodic, compact);
+  }
+
+  /** A peer's corruption check asks for our hash at `rev`: the one recorded when we compacted there, else computed now. */
+  peerHashKV(rev: bigint): HashKVResponse {
+    const recorded = this.compactionHashes.at(rev);
+    if (recorded !== undefined) {
+      return { header: this.fillHeader({ clusterId: 0n, memberId: 0n, revision: this.store.currentRev, raftTerm: 0n }), hash: recorded.hash, compactRevision: recorded.compactRevision, hashRevision: rev };
+    }
+    const response = this.hashKV(rev);
+    response.header = this.fillHeader(response.header);
+    return response;
+  }
+
+  /** Applying a compaction at `rev`: the hash of what it keeps, before anything is deleted (etcd 3.5 hashes during compaction). */
+  private recordCompactionHash(rev: bigint): void {
+    if (!this.config.compactHashCheck || rev <= this.store.compactMainRev || rev > this.store.currentRev) return;
+    const h = hashKV(this.store, rev);
+    this.compactionHashes.record({ revision: rev, compactRevision: h.compactRev, hash: h.hash });
+  }
+
+  /** While CORRUPT is raised, etcd's applier refuses every KV and lease request (applierV3Corrupt). */
+  private refuseWhenCorrupt(req: InternalRaftRequest): void {
+    if (!this.alarms.has(AlarmType.CORRUPT)) return;
+    if (req.put !== undefined || req.deleteRange !== undefined || req.txn !== undefined || req.compaction !== undefined || req.leaseGrant !== undefined || req.leaseRevoke !== undefined) {
+      throw new CorruptError();
+    }
+  }
+
+  private logAlarm(action: 'raised' | 'disarmed', alarm: { memberID: bigint; alarm: AlarmType }): void {
+    this.log.warn({ alarm: AlarmType[alarm.alarm] ?? String(alarm.alarm), from: alarm.memberID.toString(16) }, `alarm ${action}`);
+  }
+
   hashKV(rev: bigint): HashKVResponse {
     const h = hashKV(this.store, rev);
     return { header: { clusterId: 0n, memberId: 0n, revision: h.currentRev, raftTerm: 0n }, hash: h.hash, compactRevision: h.compactRev, hashRevision: h.hashRev };
@@ -663,8 +783,9 @@ export class EtcdServer implements StateMachine {
   async defragment(): Promise<void> {
     await this.driver.exclusive(async () => {
       await this.store.compactionsSettled();
+      this.log.info({}, 'starting defragment');
       const { before, after } = await this.backend.defragment();
-      this.log.info({ before, after }, 'defragmented the backend');
+      this.log.info({ 'db-size-before': before, 'db-size-after': after }, 'finished defragment');
     });
   }
 
@@ -786,7 +907,10 @@ export class EtcdServer implements StateMachine {
         if (this.waits.isRegistered(cc.id)) results.push([cc.id, result]);
       } else if (entry.data.length > 0) {
         const request = InternalRaftRequest.decode(entry.data);
+        const started = performance.now();
         const result = this.applier.apply(request, entry.index);
+        this.maybeWarnSlowApply(started, request);
+        if (result.physical !== undefined && request.compaction !== undefined) this.logCompaction(request.compaction.revision, result.physical);
         if (result.error !== undefined) this.counters.proposalsFailed++;
         if (result.error instanceof NoSpaceError) this.raiseNoSpace();
         if (request.header !== undefined && this.waits.isRegistered(request.header.ID)) results.push([request.header.ID, result]);
@@ -823,22 +947,47 @@ export class EtcdServer implements StateMachine {
       error = err as Error;
     }
     const applied = error === undefined ? cc : { ...cc, nodeId: 0n };
+    if (error === undefined && cc.type === ConfChangeType.ConfChangeRemoveNode) this.removedUrls.set(cc.nodeId, this.cluster.member(cc.nodeId)?.peerUrls ?? []);
+    if (error === undefined && cc.type === ConfChangeType.ConfChangeAddNode && this.cluster.member(cc.nodeId)?.isLearner === true) this.promoting.add(cc.nodeId);
     if (error === undefined) this.cluster.apply(cc);
     this.currentConfState = this.driver.applyConfChange(applied);
     this.backend.put('meta', metaConfState, Buffer.from(ConfState.encode(this.currentConfState).finish()));
     if (error !== undefined) return { error: error as never };
+    this.logConfChange(cc);
     this.onMembershipChange?.(this.cluster.list());
     if (cc.type === ConfChangeType.ConfChangeRemoveNode && cc.nodeId === this.memberId) {
-      this.log.warn('this member has been permanently removed from the cluster; shutting down');
+      this.log.warn({ error: 'the member has been permanently removed from the cluster' }, 'server error');
+      this.log.warn({}, 'data-dir used by this member must be removed');
       setImmediate(() => this.onRemoved?.());
     }
     return { members: this.cluster.list() };
   }
 
+  /** etcd's membership lines (membership/cluster.go) for an applied change. */
+  private logConfChange(cc: ConfChange): void {
+    const ids = { 'cluster-id': this.clusterId.toString(16), 'local-member-id': this.memberId.toString(16) };
+    const peer = cc.nodeId.toString(16);
+    const urls = this.cluster.member(cc.nodeId)?.peerUrls ?? [];
+    this.log.info({ 'local-member-id': ids['local-member-id'], 'raft-conf-change': ConfChangeType[cc.type], 'raft-conf-change-node-id': peer }, 'applied a configuration change through raft');
+    if (cc.type === ConfChangeType.ConfChangeRemoveNode) this.log.info({ ...ids, 'removed-remote-peer-id': peer, 'removed-remote-peer-urls': this.removedUrls.get(cc.nodeId) ?? [] }, 'removed member');
+    else if (cc.type === ConfChangeType.ConfChangeUpdateNode) this.log.info({ ...ids, 'updated-remote-peer-id': peer, 'updated-remote-peer-urls': urls }, 'updated member');
+    else if (this.promoting.delete(cc.nodeId)) this.log.info({ ...ids, 'promoted-member-id': peer }, 'promote member');
+    else this.log.info({ ...ids, 'added-peer-id': peer, 'added-peer-peer-urls': urls, 'added-peer-is-learner': cc.type === ConfChangeType.ConfChangeAddLearnerNode }, 'added member');
+  }
+
+  /** Peer URLs of members being removed or promoted, captured before the change is applied (for the log). */
+  private readonly removedUrls = new Map<bigint, string[]>();
+  private readonly promoting = new Set<bigint>();
+
   async applySnapshot(snapshot: Snapshot): Promise<void> {
     const index = snapshot.metadata!.index;
     const received = receivedSnapshotDbPath(this.config, index);
     assert.ok(existsSync(received), `snapshot database for index ${index} was not received`);
+    const snapFields = {
+      'current-snapshot-index': this.driver.snapshotIndexNow, 'current-applied-index': this.appliedIndex,
+      'incoming-leader-snapshot-index': index, 'incoming-leader-snapshot-term': snapshot.metadata!.term,
+    };
+    this.log.info(snapFields, 'applying snapshot');
     await this.store.compactionsSettled();
     await this.backend.replaceFile(received);
     this.store.restoreFrom(this.backend);
@@ -853,8 +1002,24 @@ export class EtcdServer implements StateMachine {
     const storedConf = this.backend.get('meta', metaConfState);
     if (storedConf !== undefined) this.currentConfState = ConfState.decode(storedConf);
     this.onMembershipChange?.(this.cluster.list());
-    this.log.info({ index: index.toString(), revision: this.store.currentRev.toString() }, 'installed snapshot from leader');
+    this.log.info({ ...snapFields, 'current-applied-index': this.appliedIndex }, 'applied snapshot');
     this.notifyApplied();
+  }
+
+  /** etcd's --experimental-warning-apply-duration: an apply slower than this is named in the log. */
+  private maybeWarnSlowApply(started: number, request: InternalRaftRequest): void {
+    const took = performance.now() - started;
+    if (took <= this.config.warningApplyDurationMs) return;
+    const kind = Object.keys(request).find((k) => k !== 'header' && (request as unknown as Record<string, unknown>)[k] !== undefined) ?? 'unknown';
+    this.log.warn({ took: `${took.toFixed(3)}ms`, 'expected-duration': `${this.config.warningApplyDurationMs}ms`, 'request-kind': kind }, 'apply request took too long');
+  }
+
+  private logCompaction(revision: bigint, physical: Promise<void>): void {
+    const started = performance.now();
+    physical.then(
+      () => this.log.info({ 'compact-revision': revision, took: `${(performance.now() - started).toFixed(3)}ms` }, 'finished scheduled compaction'),
+      () => undefined,
+    );
   }
 
   /**
@@ -902,7 +1067,12 @@ export class EtcdServer implements StateMachine {
     this.publishing = true;
     this.propose({ memberAttributes: { memberId: this.memberId, name: this.config.name, clientUrls } }, 'member')
       .then((r) => {
-        if (r.error === undefined) this.markPublished();
+        if (r.error !== undefined) return;
+        this.log.info({
+          'local-member-id': this.memberId.toString(16), 'local-member-attributes': `{Name:${this.config.name} ClientURLs:[${clientUrls.join(' ')}]}`,
+          'request-path': `/0/members/${this.memberId.toString(16)}/attributes`, 'cluster-id': this.clusterId.toString(16), 'publish-timeout': `${this.requestTimeoutMs / 1000}s`,
+        }, 'published local member to cluster through raft');
+        this.markPublished();
       })
       .catch(() => undefined)
       .finally(() => {
@@ -919,7 +1089,7 @@ export class EtcdServer implements StateMachine {
    * consistent index are applied again from the WAL.
    */
   private scheduleBackendCommit(): void {
-    if (this.backend.pendingWrites >= backendBatchOpsMax) {
+    if (this.backend.pendingWrites >= this.config.backendBatchLimit) {
       clearTimeout(this.backendCommitTimer);
       this.backendCommitTimer = undefined;
       this.backend.commit().catch((err: unknown) => this.fatal('backend commit failed', err));
@@ -929,7 +1099,7 @@ export class EtcdServer implements StateMachine {
     this.backendCommitTimer = setTimeout(() => {
       this.backendCommitTimer = undefined;
       this.backend.commit().catch((err: unknown) => this.fatal('backend commit failed', err));
-    }, backendBatchIntervalMs);
+    }, this.config.backendBatchIntervalMs);
   }
 
   private markPublished(): void {
@@ -989,6 +1159,7 @@ export class EtcdServer implements StateMachine {
     clearInterval(this.tokenSweepTimer);
     clearTimeout(this.backendCommitTimer);
     this.compactor?.stop();
+    this.corruptionMonitor?.stop();
     await this.driver.stop();
     this.waits.failAll(new StoppedError());
     await this.store.compactionsSettled().catch(() => undefined);

@@ -34,6 +34,8 @@ interface PendingWrite {
 export interface BackendOptions {
   /** Tests and tools may open read-only (snapshot status, offline inspection). */
   readOnly?: boolean;
+  /** Commit without fsync (etcd --unsafe-no-fsync): a crash may lose committed transactions. */
+  noSync?: boolean;
 }
 
 export class Backend {
@@ -63,6 +65,7 @@ export class Backend {
       // commit() is durable, which is what the apply loop's contract needs.
       overlappingSync: false,
       readOnly: this.options.readOnly ?? false,
+      noSync: this.options.noSync ?? false,
     });
     this.dbs.clear();
     for (const name of buckets) {

@@ -45,6 +45,9 @@ import { ReadOnly } from './read-only.js';
 import type { Storage } from './storage.js';
 import { ProgressTracker } from './tracker/tracker.js';
 
+/** Member ids in log lines are hex, as etcd's raft writes them (%x). */
+const hex = (id: bigint): string => id.toString(16);
+
 export type StateType = 'follower' | 'pre-candidate' | 'candidate' | 'leader';
 
 export type CampaignType = 'pre-election' | 'election' | 'transfer';
@@ -192,7 +195,7 @@ export class Raft {
     this.loadApplied(c.applied ?? 0n);
     this.becomeFollower(this.term, none);
     this.logger?.info(
-      `newRaft ${this.id} [peers: [${this.prs.voterIds().join(',')}], term: ${this.term}, commit: ${this.raftLog.committed}, applied: ${this.raftLog.applied}, lastindex: ${this.raftLog.lastIndex()}, lastterm: ${this.raftLog.lastTerm()}]`,
+      `newRaft ${hex(this.id)} [peers: [${this.prs.voterIds().join(',')}], term: ${this.term}, commit: ${this.raftLog.committed}, applied: ${this.raftLog.applied}, lastindex: ${this.raftLog.lastIndex()}, lastterm: ${this.raftLog.lastTerm()}]`,
     );
   }
 
@@ -295,7 +298,7 @@ export class Raft {
   private maybeSendSnapshot(to: bigint): boolean {
     const pr = this.prs.progress.get(to)!;
     if (!pr.recentActive) {
-      this.logger?.debug(`${this.id} ignore sending snapshot to ${to} since it is not recently active`);
+      this.logger?.debug(`${hex(this.id)} ignore sending snapshot to ${hex(to)} since it is not recently active`);
       return false;
     }
     let snapshot: Snapshot;
@@ -303,13 +306,13 @@ export class Raft {
       snapshot = this.raftLog.snapshot();
     } catch (err) {
       if (!(err instanceof SnapshotTemporarilyUnavailableError)) throw err;
-      this.logger?.debug(`${this.id} failed to send snapshot to ${to} because snapshot is temporarily unavailable`);
+      this.logger?.debug(`${hex(this.id)} failed to send snapshot to ${hex(to)} because snapshot is temporarily unavailable`);
       return false;
     }
     assert(!isEmptySnapshot(snapshot), 'need non-empty snapshot');
     const sindex = snapshotIndex(snapshot);
     this.logger?.debug(
-      `${this.id} [firstindex: ${this.raftLog.firstIndex()}, commit: ${this.raftLog.committed}] sent snapshot[index: ${sindex}, term: ${snapshotTerm(snapshot)}] to ${to} [${pr}]`,
+      `${hex(this.id)} [firstindex: ${this.raftLog.firstIndex()}, commit: ${this.raftLog.committed}] sent snapshot[index: ${sindex}, term: ${snapshotTerm(snapshot)}] to ${hex(to)} [${pr}]`,
     );
     pr.becomeSnapshot(sindex);
     this.send(newMessage({ type: MessageType.MsgSnap, to, snapshot }));
@@ -380,7 +383,7 @@ export class Raft {
       e.index = li + 1n + BigInt(i);
     });
     if (!this.increaseUncommittedSize(es)) {
-      this.logger?.debug(`${this.id} appending new entries to log would exceed uncommitted entry size limit; dropping proposal`);
+      this.logger?.debug(`${hex(this.id)} appending new entries to log would exceed uncommitted entry size limit; dropping proposal`);
       return false;
     }
     const last = this.raftLog.append(es);
@@ -443,7 +446,7 @@ export class Raft {
     this.tickFn = () => this.tickElection();
     this.lead = lead;
     this.state = 'follower';
-    this.logger?.info(`${this.id} became follower at term ${this.term}`);
+    this.logger?.info(`${hex(this.id)} became follower at term ${this.term}`);
   }
 
   becomeCandidate(): void {
@@ -453,7 +456,7 @@ export class Raft {
     this.tickFn = () => this.tickElection();
     this.vote = this.id;
     this.state = 'candidate';
-    this.logger?.info(`${this.id} became candidate at term ${this.term}`);
+    this.logger?.info(`${hex(this.id)} became candidate at term ${this.term}`);
   }
 
   /**
@@ -467,7 +470,7 @@ export class Raft {
     this.tickFn = () => this.tickElection();
     this.lead = none;
     this.state = 'pre-candidate';
-    this.logger?.info(`${this.id} became pre-candidate at term ${this.term}`);
+    this.logger?.info(`${hex(this.id)} became pre-candidate at term ${this.term}`);
   }
 
   becomeLeader(): void {
@@ -489,7 +492,7 @@ export class Raft {
     assert(accepted, 'empty entry was dropped');
     // The empty entry does not count towards the uncommitted quota.
     this.uncommittedSize = 0;
-    this.logger?.info(`${this.id} became leader at term ${this.term}`);
+    this.logger?.info(`${hex(this.id)} became leader at term ${this.term}`);
   }
 
   private resetRandomizedElectionTimeout(): void {
@@ -544,18 +547,18 @@ export class Raft {
    */
   hup(t: CampaignType): void {
     if (this.state === 'leader') {
-      this.logger?.debug(`${this.id} ignoring MsgHup because already leader`);
+      this.logger?.debug(`${hex(this.id)} ignoring MsgHup because already leader`);
       return;
     }
     if (!this.promotable()) {
-      this.logger?.warn(`${this.id} is unpromotable and can not campaign`);
+      this.logger?.warn(`${hex(this.id)} is unpromotable and can not campaign`);
       return;
     }
     if (this.hasUnappliedConfChanges()) {
-      this.logger?.warn(`${this.id} cannot campaign at term ${this.term} since there are still pending configuration changes to apply`);
+      this.logger?.warn(`${hex(this.id)} cannot campaign at term ${this.term} since there are still pending configuration changes to apply`);
       return;
     }
-    this.logger?.info(`${this.id} is starting a new election at term ${this.term}`);
+    this.logger?.info(`${hex(this.id)} is starting a new election at term ${this.term}`);
     this.campaign(t);
   }
 
@@ -592,14 +595,14 @@ export class Raft {
     for (const id of this.prs.voterIds()) {
       if (id === this.id) continue;
       this.logger?.info(
-        `${this.id} [logterm: ${this.raftLog.lastTerm()}, index: ${this.raftLog.lastIndex()}] sent ${MessageType[voteMsg]} request to ${id} at term ${this.term}`,
+        `${hex(this.id)} [logterm: ${this.raftLog.lastTerm()}, index: ${this.raftLog.lastIndex()}] sent ${MessageType[voteMsg]} request to ${hex(id)} at term ${this.term}`,
       );
       this.send(newMessage({ type: voteMsg, to: id, term, index: this.raftLog.lastIndex(), logTerm: this.raftLog.lastTerm(), context }));
     }
   }
 
   poll(id: bigint, t: MessageType, granted: boolean): VoteResult {
-    this.logger?.info(`${this.id} received ${MessageType[t]}${granted ? '' : ' rejection'} from ${id} at term ${this.term}`);
+    this.logger?.info(`${hex(this.id)} received ${MessageType[t]}${granted ? '' : ' rejection'} from ${hex(id)} at term ${this.term}`);
     this.prs.recordVote(id, granted);
     return this.prs.tallyVotes().result;
   }
@@ -651,7 +654,7 @@ export class Raft {
         // minimum election timeout neither updates its term nor votes, so a
         // disruptive member cannot depose a healthy leader.
         this.logger?.info(
-          `${this.id} [logterm: ${this.raftLog.lastTerm()}, index: ${this.raftLog.lastIndex()}, vote: ${this.vote}] ignored ${MessageType[m.type]} from ${m.from} [logterm: ${m.logTerm}, index: ${m.index}] at term ${this.term}: lease is not expired (remaining ticks: ${this.electionTimeout - this.electionElapsed})`,
+          `${hex(this.id)} [logterm: ${this.raftLog.lastTerm()}, index: ${this.raftLog.lastIndex()}, vote: ${this.vote}] ignored ${MessageType[m.type]} from ${hex(m.from)} [logterm: ${m.logTerm}, index: ${m.index}] at term ${this.term}: lease is not expired (remaining ticks: ${this.electionTimeout - this.electionElapsed})`,
         );
         return false;
       }
@@ -662,7 +665,7 @@ export class Raft {
       // A granted pre-vote carries the term we will campaign for; we move
       // to it only once a quorum grants.
     } else {
-      this.logger?.info(`${this.id} [term: ${this.term}] received a ${MessageType[m.type]} message with higher term from ${m.from} [term: ${m.term}]`);
+      this.logger?.info(`${hex(this.id)} [term: ${this.term}] received a ${MessageType[m.type]} message with higher term from ${hex(m.from)} [term: ${m.term}]`);
       const fromLeader = m.type === MessageType.MsgApp || m.type === MessageType.MsgHeartbeat || m.type === MessageType.MsgSnap;
       this.becomeFollower(m.term, fromLeader ? m.from : none);
     }
@@ -680,11 +683,11 @@ export class Raft {
       // Reject explicitly; silently dropping could deadlock a cluster where
       // a candidate with a higher term but a shorter log is stuck.
       this.logger?.info(
-        `${this.id} [logterm: ${this.raftLog.lastTerm()}, index: ${this.raftLog.lastIndex()}, vote: ${this.vote}] rejected ${MessageType[m.type]} from ${m.from} [logterm: ${m.logTerm}, index: ${m.index}] at term ${this.term}`,
+        `${hex(this.id)} [logterm: ${this.raftLog.lastTerm()}, index: ${this.raftLog.lastIndex()}, vote: ${this.vote}] rejected ${MessageType[m.type]} from ${hex(m.from)} [logterm: ${m.logTerm}, index: ${m.index}] at term ${this.term}`,
       );
       this.send(newMessage({ type: MessageType.MsgPreVoteResp, to: m.from, term: this.term, reject: true }));
     } else {
-      this.logger?.info(`${this.id} [term: ${this.term}] ignored a ${MessageType[m.type]} message with lower term from ${m.from} [term: ${m.term}]`);
+      this.logger?.info(`${hex(this.id)} [term: ${this.term}] ignored a ${MessageType[m.type]} message with lower term from ${hex(m.from)} [term: ${m.term}]`);
     }
   }
 
@@ -702,7 +705,7 @@ export class Raft {
     const respType = voteResponseType(m.type);
     if (canVote && this.raftLog.isUpToDate(m.index, m.logTerm)) {
       this.logger?.info(
-        `${this.id} [logterm: ${this.raftLog.lastTerm()}, index: ${this.raftLog.lastIndex()}, vote: ${this.vote}] cast ${MessageType[m.type]} for ${m.from} [logterm: ${m.logTerm}, index: ${m.index}] at term ${this.term}`,
+        `${hex(this.id)} [logterm: ${this.raftLog.lastTerm()}, index: ${this.raftLog.lastIndex()}, vote: ${this.vote}] cast ${MessageType[m.type]} for ${hex(m.from)} [logterm: ${m.logTerm}, index: ${m.index}] at term ${this.term}`,
       );
       // The response carries the request's term, not ours: for a pre-vote
       // ours is older and the candidate would ignore the answer.
@@ -714,7 +717,7 @@ export class Raft {
       }
     } else {
       this.logger?.info(
-        `${this.id} [logterm: ${this.raftLog.lastTerm()}, index: ${this.raftLog.lastIndex()}, vote: ${this.vote}] rejected ${MessageType[m.type]} from ${m.from} [logterm: ${m.logTerm}, index: ${m.index}] at term ${this.term}`,
+        `${hex(this.id)} [logterm: ${this.raftLog.lastTerm()}, index: ${this.raftLog.lastIndex()}, vote: ${this.vote}] rejected ${MessageType[m.type]} from ${hex(m.from)} [logterm: ${m.logTerm}, index: ${m.index}] at term ${this.term}`,
       );
       this.send(newMessage({ type: respType, to: m.from, term: this.term, reject: true }));
     }
@@ -735,7 +738,7 @@ export class Raft {
       return;
     }
     this.logger?.debug(
-      `${this.id} [logterm: ${this.raftLog.termOrZero(m.index)}, index: ${m.index}] rejected MsgApp [logterm: ${m.logTerm}, index: ${m.index}] from ${m.from}`,
+      `${hex(this.id)} [logterm: ${this.raftLog.termOrZero(m.index)}, index: ${m.index}] rejected MsgApp [logterm: ${m.logTerm}, index: ${m.index}] from ${hex(m.from)}`,
     );
     // The hint (our last index) lets the leader jump back past a long gap
     // instead of probing one entry at a time.
@@ -755,10 +758,10 @@ export class Raft {
     const sindex = snapshotIndex(s);
     const sterm = snapshotTerm(s);
     if (this.restore(s)) {
-      this.logger?.info(`${this.id} [commit: ${this.raftLog.committed}] restored snapshot [index: ${sindex}, term: ${sterm}]`);
+      this.logger?.info(`${hex(this.id)} [commit: ${this.raftLog.committed}] restored snapshot [index: ${sindex}, term: ${sterm}]`);
       this.send(newMessage({ type: MessageType.MsgAppResp, to: m.from, index: this.raftLog.lastIndex() }));
     } else {
-      this.logger?.info(`${this.id} [commit: ${this.raftLog.committed}] ignored snapshot [index: ${sindex}, term: ${sterm}]`);
+      this.logger?.info(`${hex(this.id)} [commit: ${this.raftLog.committed}] ignored snapshot [index: ${sindex}, term: ${sterm}]`);
       this.send(newMessage({ type: MessageType.MsgAppResp, to: m.from, index: this.raftLog.committed }));
     }
   }
@@ -775,17 +778,17 @@ export class Raft {
     if (this.state !== 'follower') {
       // Defense in depth: only followers receive snapshots. A leader that
       // got one would move into a new term without stepping down.
-      this.logger?.warn(`${this.id} attempted to restore snapshot as leader; should never happen`);
+      this.logger?.warn(`${hex(this.id)} attempted to restore snapshot as leader; should never happen`);
       this.becomeFollower(this.term + 1n, none);
       return false;
     }
     const cs = snapshotConfState(s);
     if (!cs.voters.includes(this.id) && !cs.learners.includes(this.id)) {
-      this.logger?.warn(`${this.id} attempted to restore snapshot but it is not in the ConfState; should never happen`);
+      this.logger?.warn(`${hex(this.id)} attempted to restore snapshot but it is not in the ConfState; should never happen`);
       return false;
     }
     if (this.raftLog.matchTerm(sindex, sterm)) {
-      this.logger?.info(`${this.id} [commit: ${this.raftLog.committed}] fast-forwarded commit to snapshot [index: ${sindex}, term: ${sterm}]`);
+      this.logger?.info(`${hex(this.id)} [commit: ${this.raftLog.committed}] fast-forwarded commit to snapshot [index: ${sindex}, term: ${sterm}]`);
       this.raftLog.commitTo(sindex);
       return false;
     }
@@ -795,7 +798,7 @@ export class Raft {
     const pr = this.prs.progress.get(this.id)!;
     pr.maybeUpdate(pr.next - 1n);
     this.logger?.info(
-      `${this.id} [commit: ${this.raftLog.committed}, lastindex: ${this.raftLog.lastIndex()}, lastterm: ${this.raftLog.lastTerm()}] restored snapshot [index: ${sindex}, term: ${sterm}] with ${restored.voters.length} voters`,
+      `${hex(this.id)} [commit: ${this.raftLog.committed}, lastindex: ${this.raftLog.lastIndex()}, lastterm: ${this.raftLog.lastTerm()}] restored snapshot [index: ${sindex}, term: ${sterm}] with ${restored.voters.length} voters`,
     );
     return true;
   }
@@ -818,12 +821,12 @@ export class Raft {
     const cs = this.prs.confState();
     const pr = this.prs.progress.get(this.id);
     this.isLearner = pr !== undefined && pr.isLearner;
-    this.logger?.info(`${this.id} switched to configuration voters=(${cs.voters.join(' ')}) learners=(${cs.learners.join(' ')})`);
+    this.logger?.info(`${hex(this.id)} switched to configuration voters=(${cs.voters.join(' ')}) learners=(${cs.learners.join(' ')})`);
     if ((pr === undefined || this.isLearner) && this.state === 'leader') {
       // Removed or demoted: step down. The entry that removed us is already
       // committed and its commit index was sent with this Ready's messages,
       // so the remaining voters elect a new leader after a timeout.
-      this.logger?.info(`${this.id} stepping down: no longer a voter`);
+      this.logger?.info(`${hex(this.id)} stepping down: no longer a voter`);
       this.becomeFollower(this.term, none);
       return cs;
     }
@@ -859,7 +862,7 @@ export class Raft {
     if (applied === 0n) return;
     assert(applied <= this.raftLog.lastIndex(), `applied ${applied} is beyond the last index ${this.raftLog.lastIndex()}`);
     if (applied > this.raftLog.committed) {
-      this.logger?.info(`${this.id} commit ${this.raftLog.committed} is behind applied ${applied}; raising it`);
+      this.logger?.info(`${hex(this.id)} commit ${this.raftLog.committed} is behind applied ${applied}; raising it`);
       this.raftLog.committed = applied;
     }
     if (applied > this.raftLog.applied) this.raftLog.appliedTo(applied);
@@ -927,7 +930,7 @@ function stepLeader(r: Raft, m: Message): void {
   // Every other message comes from a member and needs its progress.
   const pr = r.prs.progress.get(m.from);
   if (pr === undefined) {
-    r.logger?.debug(`${r.id} no progress available for ${m.from}`);
+    r.logger?.debug(`${hex(r.id)} no progress available for ${hex(m.from)}`);
     return;
   }
   switch (m.type) {
@@ -946,7 +949,7 @@ function stepLeader(r: Raft, m: Message): void {
       // In replicate state a MsgApp to an unreachable member was most
       // likely lost: go back to probing.
       if (pr.state === 'replicate') pr.becomeProbe();
-      r.logger?.debug(`${r.id} failed to send message to ${m.from} because it is unreachable [${pr}]`);
+      r.logger?.debug(`${hex(r.id)} failed to send message to ${hex(m.from)} because it is unreachable [${pr}]`);
       return;
     case MessageType.MsgTransferLeader:
       leaderTransfer(r, m);
@@ -959,7 +962,7 @@ function leaderCheckQuorum(r: Raft): void {
   const self = r.prs.progress.get(r.id);
   if (self !== undefined) self.recentActive = true;
   if (!r.prs.quorumActive()) {
-    r.logger?.warn(`${r.id} stepped down to follower since quorum is not active`);
+    r.logger?.warn(`${hex(r.id)} stepped down to follower since quorum is not active`);
     r.becomeFollower(r.term, none);
   }
   // Everyone else must prove activity again before the next check.
@@ -972,8 +975,8 @@ function leaderPropose(r: Raft, m: Message): void {
   assert(m.entries.length > 0, `${r.id} stepped empty MsgProp`);
   if (!r.prs.progress.has(r.id)) throw new ProposalDroppedError('this member was removed from the configuration');
   if (r.leadTransferee !== none) {
-    r.logger?.debug(`${r.id} [term ${r.term}] transfer leadership to ${r.leadTransferee} is in progress; dropping proposal`);
-    throw new ProposalDroppedError(`leadership transfer to ${r.leadTransferee} is in progress`);
+    r.logger?.debug(`${hex(r.id)} [term ${r.term}] transfer leadership to ${hex(r.leadTransferee)} is in progress; dropping proposal`);
+    throw new ProposalDroppedError(`leadership transfer to ${hex(r.leadTransferee)} is in progress`);
   }
   let refused = 0;
   let confChanges = 0;
@@ -982,7 +985,7 @@ function leaderPropose(r: Raft, m: Message): void {
     confChanges++;
     if (r.pendingConfIndex > r.raftLog.applied) {
       r.logger?.info(
-        `${r.id} ignoring conf change ${describeConfChange(e.data)}: possible unapplied conf change at index ${r.pendingConfIndex} (applied to ${r.raftLog.applied})`,
+        `${hex(r.id)} ignoring conf change ${describeConfChange(e.data)}: possible unapplied conf change at index ${r.pendingConfIndex} (applied to ${r.raftLog.applied})`,
       );
       // Replaced by an empty entry so the rest of the batch keeps its order.
       m.entries[i] = newEntry({});
@@ -1001,9 +1004,9 @@ function leaderPropose(r: Raft, m: Message): void {
 
 function leaderAppendRejected(r: Raft, m: Message): void {
   const pr = r.prs.progress.get(m.from)!;
-  r.logger?.debug(`${r.id} received MsgAppResp(MsgApp was rejected, lastindex: ${m.rejectHint}) from ${m.from} for index ${m.index}`);
+  r.logger?.debug(`${hex(r.id)} received MsgAppResp(MsgApp was rejected, lastindex: ${m.rejectHint}) from ${hex(m.from)} for index ${m.index}`);
   if (pr.maybeDecrTo(m.index, m.rejectHint)) {
-    r.logger?.debug(`${r.id} decreased progress of ${m.from} to [${pr}]`);
+    r.logger?.debug(`${hex(r.id)} decreased progress of ${hex(m.from)} to [${pr}]`);
     if (pr.state === 'replicate') pr.becomeProbe();
     r.sendAppend(m.from);
   }
@@ -1018,7 +1021,7 @@ function leaderAppendAccepted(r: Raft, m: Message): void {
   } else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) {
     // Recovered from needing a snapshot: resume through probe, which
     // accounts for the snapshot, into replicate.
-    r.logger?.debug(`${r.id} recovered from needing snapshot, resumed sending replication messages to ${m.from} [${pr}]`);
+    r.logger?.debug(`${hex(r.id)} recovered from needing snapshot, resumed sending replication messages to ${hex(m.from)} [${pr}]`);
     pr.becomeProbe();
     pr.becomeReplicate();
   } else if (pr.state === 'replicate') {
@@ -1037,7 +1040,7 @@ function leaderAppendAccepted(r: Raft, m: Message): void {
     // keep sending
   }
   if (m.from === r.leadTransferee && pr.match === r.raftLog.lastIndex()) {
-    r.logger?.info(`${r.id} sent MsgTimeoutNow to ${m.from} after received MsgAppResp`);
+    r.logger?.info(`${hex(r.id)} sent MsgTimeoutNow to ${hex(m.from)} after received MsgAppResp`);
     r.sendTimeoutNow(m.from);
   }
 }
@@ -1060,13 +1063,13 @@ function leaderSnapStatus(r: Raft, m: Message): void {
   if (pr.state !== 'snapshot') return;
   if (!m.reject) {
     pr.becomeProbe();
-    r.logger?.debug(`${r.id} snapshot succeeded, resumed sending replication messages to ${m.from} [${pr}]`);
+    r.logger?.debug(`${hex(r.id)} snapshot succeeded, resumed sending replication messages to ${hex(m.from)} [${pr}]`);
   } else {
     // Clear the pending snapshot first, or probing would start past a
     // snapshot the follower never got.
     pr.pendingSnapshot = 0n;
     pr.becomeProbe();
-    r.logger?.debug(`${r.id} snapshot failed, resumed sending replication messages to ${m.from} [${pr}]`);
+    r.logger?.debug(`${hex(r.id)} snapshot failed, resumed sending replication messages to ${hex(m.from)} [${pr}]`);
   }
   // Wait for the follower's answer (success) or a heartbeat (failure) before the next MsgApp.
   pr.probeSent = true;
@@ -1075,29 +1078,29 @@ function leaderSnapStatus(r: Raft, m: Message): void {
 function leaderTransfer(r: Raft, m: Message): void {
   const pr = r.prs.progress.get(m.from)!;
   if (pr.isLearner) {
-    r.logger?.debug(`${r.id} is learner. Ignored transferring leadership`);
+    r.logger?.debug(`${hex(r.id)} is learner. Ignored transferring leadership`);
     return;
   }
   const transferee = m.from;
   if (r.leadTransferee !== none) {
     if (r.leadTransferee === transferee) {
-      r.logger?.info(`${r.id} [term ${r.term}] transfer leadership to ${transferee} is in progress, ignores request to same node`);
+      r.logger?.info(`${hex(r.id)} [term ${r.term}] transfer leadership to ${hex(transferee)} is in progress, ignores request to same node`);
       return;
     }
-    r.logger?.info(`${r.id} [term ${r.term}] abort previous transferring leadership to ${r.leadTransferee}`);
+    r.logger?.info(`${hex(r.id)} [term ${r.term}] abort previous transferring leadership to ${hex(r.leadTransferee)}`);
     r.abortLeaderTransfer();
   }
   if (transferee === r.id) {
-    r.logger?.debug(`${r.id} is already leader. Ignored transferring leadership to self`);
+    r.logger?.debug(`${hex(r.id)} is already leader. Ignored transferring leadership to self`);
     return;
   }
-  r.logger?.info(`${r.id} [term ${r.term}] starts to transfer leadership to ${transferee}`);
+  r.logger?.info(`${hex(r.id)} [term ${r.term}] starts to transfer leadership to ${hex(transferee)}`);
   // The transfer must finish within one election timeout, counted from now.
   r.electionElapsed = 0;
   r.leadTransferee = transferee;
   if (pr.match === r.raftLog.lastIndex()) {
     r.sendTimeoutNow(transferee);
-    r.logger?.info(`${r.id} sends MsgTimeoutNow to ${transferee} immediately as ${transferee} already has up-to-date log`);
+    r.logger?.info(`${hex(r.id)} sends MsgTimeoutNow to ${hex(transferee)} immediately as ${hex(transferee)} already has up-to-date log`);
   } else {
     // Catch the transferee up first; MsgTimeoutNow follows its MsgAppResp.
     r.sendAppend(transferee);
@@ -1109,7 +1112,7 @@ function stepCandidate(r: Raft, m: Message): void {
   const myVoteResp = r.state === 'pre-candidate' ? MessageType.MsgPreVoteResp : MessageType.MsgVoteResp;
   switch (m.type) {
     case MessageType.MsgProp:
-      r.logger?.info(`${r.id} no leader at term ${r.term}; dropping proposal`);
+      r.logger?.info(`${hex(r.id)} no leader at term ${r.term}; dropping proposal`);
       throw new ProposalDroppedError('no leader');
     case MessageType.MsgApp:
       // Always m.term === r.term here: a leader was elected in our term.
@@ -1140,7 +1143,7 @@ function stepCandidate(r: Raft, m: Message): void {
       return;
     }
     case MessageType.MsgTimeoutNow:
-      r.logger?.debug(`${r.id} [term ${r.term} state ${r.state}] ignored MsgTimeoutNow from ${m.from}`);
+      r.logger?.debug(`${hex(r.id)} [term ${r.term} state ${r.state}] ignored MsgTimeoutNow from ${hex(m.from)}`);
       return;
   }
 }
@@ -1149,7 +1152,7 @@ function stepFollower(r: Raft, m: Message): void {
   switch (m.type) {
     case MessageType.MsgProp:
       if (r.lead === none) {
-        r.logger?.info(`${r.id} no leader at term ${r.term}; dropping proposal`);
+        r.logger?.info(`${hex(r.id)} no leader at term ${r.term}; dropping proposal`);
         throw new ProposalDroppedError('no leader');
       }
       if (r.disableProposalForwarding) {
@@ -1182,7 +1185,7 @@ function stepFollowerForwarding(r: Raft, m: Message): void {
   switch (m.type) {
     case MessageType.MsgTransferLeader:
       if (r.lead === none) {
-        r.logger?.info(`${r.id} no leader at term ${r.term}; dropping leader transfer msg`);
+        r.logger?.info(`${hex(r.id)} no leader at term ${r.term}; dropping leader transfer msg`);
         return;
       }
       m.to = r.lead;
@@ -1191,12 +1194,12 @@ function stepFollowerForwarding(r: Raft, m: Message): void {
     case MessageType.MsgTimeoutNow:
       // Leadership transfers skip pre-vote: the leader asked for this
       // election, so there is no partition to guard against.
-      r.logger?.info(`${r.id} [term ${r.term}] received MsgTimeoutNow from ${m.from} and starts an election to get leadership`);
+      r.logger?.info(`${hex(r.id)} [term ${r.term}] received MsgTimeoutNow from ${hex(m.from)} and starts an election to get leadership`);
       r.hup('transfer');
       return;
     case MessageType.MsgReadIndex:
       if (r.lead === none) {
-        r.logger?.info(`${r.id} no leader at term ${r.term}; dropping index reading msg`);
+        r.logger?.info(`${hex(r.id)} no leader at term ${r.term}; dropping index reading msg`);
         return;
       }
       m.to = r.lead;
@@ -1204,7 +1207,7 @@ function stepFollowerForwarding(r: Raft, m: Message): void {
       return;
     case MessageType.MsgReadIndexResp:
       if (m.entries.length !== 1) {
-        r.logger?.error(`${r.id} invalid format of MsgReadIndexResp from ${m.from}, entries count: ${m.entries.length}`);
+        r.logger?.error(`${hex(r.id)} invalid format of MsgReadIndexResp from ${hex(m.from)}, entries count: ${m.entries.length}`);
         return;
       }
       r.readStates.push({ index: m.index, requestCtx: m.entries[0]!.data });

@@ -7,7 +7,7 @@ import {
   type StatusObject,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
-import type { LeaseKeepAliveRequest, LeaseTimeToLiveRequest } from '../../proto/gen/etcdserverpb/rpc.js';
+import type { HashKVRequest, LeaseKeepAliveRequest, LeaseTimeToLiveRequest } from '../../proto/gen/etcdserverpb/rpc.js';
 import type { MembersRequest, PeerAck, PeerHeader, SnapshotChunk } from '../../proto/gen/etcdtspb/peer.js';
 import { ClusterIdMismatchError } from './errors.js';
 import { checkPeer, refuse, type InboundEnv } from './peer-check.js';
@@ -37,6 +37,8 @@ export function peerServiceImpl(env: InboundEnv): UntypedServiceImplementation {
       forwarded(env, call, callback, (req) => env.handler.leaseRenew(req)),
     leaseTimeToLive: (call: ServerUnaryCall<LeaseTimeToLiveRequest, unknown>, callback: sendUnaryData<unknown>) =>
       forwarded(env, call, callback, (req) => env.handler.leaseTimeToLive(req)),
+    hashKv: (call: ServerUnaryCall<HashKVRequest, unknown>, callback: sendUnaryData<unknown>) =>
+      forwarded(env, call, callback, (req) => env.handler.hashKV(req)),
   };
 }
 

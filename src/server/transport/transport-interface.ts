@@ -8,6 +8,8 @@
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import type { TlsCredentials } from '../tls/tls-credentials.js';
 import type {
+  HashKVRequest,
+  HashKVResponse,
   LeaseKeepAliveRequest,
   LeaseKeepAliveResponse,
   LeaseTimeToLiveRequest,
@@ -37,6 +39,8 @@ export interface PeerHandler {
   /** Lease calls forwarded by followers; only the leader should answer them. */
   leaseRenew(req: LeaseKeepAliveRequest): Promise<LeaseKeepAliveResponse>;
   leaseTimeToLive(req: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse>;
+  /** This member's HashKV for a peer's corruption check. */
+  hashKV(req: HashKVRequest): Promise<HashKVResponse>;
   /** True for members removed from the cluster: their streams are refused. */
   isRemoved(id: bigint): boolean;
 }

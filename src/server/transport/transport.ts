@@ -1,6 +1,8 @@
 import assert from 'node:assert';
 import { Client, Metadata, status as Status, type ServiceError } from '@grpc/grpc-js';
 import {
+  HashKVRequest,
+  HashKVResponse,
   LeaseKeepAliveRequest,
   LeaseKeepAliveResponse,
   LeaseTimeToLiveRequest,
@@ -285,6 +287,11 @@ export class PeerTransport {
 
   forwardLeaseTimeToLive(leaderId: bigint, req: LeaseTimeToLiveRequest, timeoutMs?: number): Promise<LeaseTimeToLiveResponse> {
     return this.forward(leaderId, paths.leaseTimeToLive, { req: LeaseTimeToLiveRequest, res: LeaseTimeToLiveResponse }, req, timeoutMs);
+  }
+
+  /** A peer's HashKV at a revision (corruption checks). */
+  peerHashKV(id: bigint, req: HashKVRequest, timeoutMs?: number): Promise<HashKVResponse> {
+    return this.forward(id, paths.hashKV, { req: HashKVRequest, res: HashKVResponse }, req, timeoutMs);
   }
 
   private async forward<Req, Res>(id: bigint, path: string, codec: { req: Codec<Req>; res: Codec<Res> }, req: Req, timeoutMs?: number): Promise<Res> {

@@ -54,6 +54,7 @@ export const paths = {
   members: PeerService.members.path,
   leaseRenew: PeerService.leaseRenew.path,
   leaseTimeToLive: PeerService.leaseTimeToLive.path,
+  hashKV: PeerService.hashKv.path,
 };
 
 /** The client side of Messages writes batches it encoded itself. */

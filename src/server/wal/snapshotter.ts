@@ -39,16 +39,20 @@ const namePattern = /^([0-9a-f]{16})-([0-9a-f]{16})\.snap$/;
 export interface SnapshotterOptions {
   /** Keep at most this many snapshot files; older ones are removed after each save. 0 keeps all. */
   filesMax?: number;
+  /** Never fsync (etcd --unsafe-no-fsync). */
+  noSync?: boolean;
 }
 
 export class Snapshotter {
   private readonly filesMax: number;
+  private readonly noSync: boolean;
 
   constructor(
     readonly dir: string,
     options: SnapshotterOptions = {},
   ) {
     this.filesMax = options.filesMax ?? snapshotFilesMaxDefault;
+    this.noSync = options.noSync ?? false;
   }
 
   static fileName(term: bigint, index: bigint): string {
@@ -74,13 +78,13 @@ export class Snapshotter {
     const fh = await open(path + tempSuffix, 'w', privateFileMode);
     try {
       await writeFully(fh, buf, 0);
-      await fh.sync();
+      if (!this.noSync) await fh.sync();
     } finally {
       await fh.close();
     }
     failpoint('snapBeforeRename');
     await rename(path + tempSuffix, path);
-    await fsyncDir(this.dir);
+    if (!this.noSync) await fsyncDir(this.dir);
     failpoint('snapAfterSave');
     if (this.filesMax > 0) await this.purge(this.filesMax);
   }

@@ -39,6 +39,14 @@ export type { SnapshotMarker } from './wal-read.js';
 export interface WalOptions {
   /** Preallocated size of a segment file; a new segment is cut when the next record would not fit. */
   segmentBytes?: number;
+  /**
+   * Segment files kept (etcd --max-wals): releaseLockTo removes released
+   * segments only while more than this many exist; 0 never removes any.
+   * Unset: every released segment is removed.
+   */
+  filesMax?: number;
+  /** Never fsync (etcd --unsafe-no-fsync): a crash may lose acknowledged writes. */
+  noSync?: boolean;
 }
 
 export interface OpenedWal {
@@ -101,6 +109,7 @@ export class Wal {
   private constructor(
     readonly dir: string,
     private readonly segmentBytes: number,
+    private readonly options: WalOptions,
     private readonly metadata: Buffer,
     private readonly lock: DirLock,
     /** Every segment file on disk, oldest first; the last one is the tail being appended to. */
@@ -193,6 +202,7 @@ export class Wal {
       const wal = new Wal(
         dir,
         segmentBytes,
+        options,
         read.metadata,
         lock,
         kept,
@@ -398,10 +408,12 @@ export class Wal {
       else if (record.type === RecordType.hardState) this.hardState = record.hardState!;
     }
     failpoint('walBeforeSync');
-    await this.tailFile.datasync();
+    if (this.options.noSync !== true) {
+      await this.tailFile.datasync();
+      this.counters.syncs++;
+    }
     failpoint('walAfterSync');
     this.syncStart = true;
-    this.counters.syncs++;
     this.counters.records += records.length;
     this.counters.bytes += buf.length;
   }
@@ -415,7 +427,7 @@ export class Wal {
   private async cut(): Promise<void> {
     failpoint('walBeforeCut');
     await this.tailFile.truncate(this.offset);
-    await this.tailFile.sync();
+    if (this.options.noSync !== true) await this.tailFile.sync();
     const previous = this.segments[this.segments.length - 1]!;
     const seq = previous.seq + 1n;
     const firstIndex = this.lastIndex + 1n;
@@ -433,9 +445,9 @@ export class Wal {
     try {
       await fh.truncate(this.segmentBytes);
       await writeFully(fh, buf, 0);
-      await fh.sync();
+      if (this.options.noSync !== true) await fh.sync();
       await rename(path + segmentTempSuffix, path);
-      await fsyncDir(this.dir);
+      if (this.options.noSync !== true) await fsyncDir(this.dir);
     } catch (err) {
       await fh.close();
       throw err;
@@ -447,13 +459,16 @@ export class Wal {
     this.tailHeaderEnd = buf.length;
     this.lastCrc = lastCrc;
     this.syncStart = true;
-    this.counters.syncs += 2;
+    if (this.options.noSync !== true) this.counters.syncs += 2;
     this.counters.cuts++;
     failpoint('walAfterCut');
   }
 
   private async purge(index: bigint): Promise<number> {
-    const keepFrom = Math.min(findSegmentCovering(this.segments, index), this.segments.length - 1);
+    const releasable = Math.min(findSegmentCovering(this.segments, index), this.segments.length - 1);
+    const filesMax = this.options.filesMax;
+    // --max-wals: released segments stay while the directory holds no more than filesMax.
+    const keepFrom = filesMax === undefined ? releasable : filesMax === 0 ? 0 : Math.min(releasable, this.segments.length - filesMax);
     if (keepFrom <= 0) return 0;
     failpoint('walBeforePurge');
     // Oldest first, so that a crash midway leaves a gap-free run of segments.

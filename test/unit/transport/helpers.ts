@@ -1,5 +1,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type {
+  HashKVRequest,
+  HashKVResponse,
   LeaseKeepAliveRequest,
   LeaseKeepAliveResponse,
   LeaseTimeToLiveRequest,
@@ -46,6 +48,7 @@ export class RecordingHandler implements PeerHandler {
   leaseRenew(req: LeaseKeepAliveRequest): Promise<LeaseKeepAliveResponse> { return this.renew(req); }
   leaseTimeToLive(req: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> { return this.timeToLive(req); }
   isRemoved(id: bigint): boolean { return this.removed.has(id); }
+  async hashKV(req: HashKVRequest): Promise<HashKVResponse> { return { header: undefined, hash: 7, compactRevision: 0n, hashRevision: req.revision }; }
 
   /** Indexes of the messages received from `from`, in arrival order. */
   indexesFrom(from: bigint): bigint[] {

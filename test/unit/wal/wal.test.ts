@@ -199,6 +199,32 @@ describe('wal', () => {
     await assert.rejects(reopen(dir, snap0, options), WalSnapshotNotFoundError);
   });
 
+  for (const [filesMax, kept] of [[2, 2], [0, 'all']] as const) {
+    it(`keeps ${kept} segment files with filesMax ${filesMax} (etcd --max-wals), however far the snapshot is`, async () => {
+      const dir = join(tempDir(), 'wal');
+      const wal = await Wal.create(dir, meta, { segmentBytes: 4096, filesMax });
+      for (let i = 1n; i <= 80n; i++) await wal.save(hardState(1n, 1n, i), [entry(i, 1n, Buffer.alloc(300, 2))]);
+      const before = wal.segmentNames();
+      assert.ok(before.length > 4, `${before.length} segments`);
+      await wal.saveSnapshot({ index: 80n, term: 1n });
+      await wal.releaseLockTo(80n);
+      assert.deepEqual(walFiles(dir), filesMax === 0 ? wal.segmentNames() : wal.segmentNames().slice(-2));
+      assert.equal(walFiles(dir).length, filesMax === 0 ? before.length : 2);
+      await wal.close();
+    });
+  }
+
+  it('writes without a single fsync under noSync (etcd --unsafe-no-fsync), and reads back the same', async () => {
+    const dir = join(tempDir(), 'wal');
+    const wal = await Wal.create(dir, meta, { ...small, noSync: true });
+    await wal.save(hardState(1n, 1n, 3n), entries(1n, 3n, 1n));
+    assert.equal(wal.stats().syncs, 0);
+    await wal.close();
+    const opened = await reopen(dir);
+    assert.equal(opened.entries.length, 3);
+    await opened.wal.close();
+  });
+
   it('never removes the last segment', async () => {
     const dir = join(tempDir(), 'wal');
     const wal = await Wal.create(dir, meta, small);
