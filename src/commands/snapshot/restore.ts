@@ -27,8 +27,10 @@ export default class SnapshotRestore extends EtcdCommand {
   static override summary = '(offline) Restores an etcd member snapshot to an etcd directory';
   static override description = `Offline: reads a snapshot file and writes a new data directory; no server is contacted.
 
-Builds the data dir of one member of a NEW cluster from the snapshot: every key
-with its revisions, leases and users come from the file; the membership and the
+Builds the data dir of one member of a NEW cluster from the snapshot, an etcdts one
+or an etcd one (as \`etcdctl snapshot save\` writes them against etcd 3.4 or 3.5; its
+SHA-256 is checked and its bbolt database converted): every key with its revisions,
+leases, users and roles come from the file; the membership and the
 cluster identity come from the flags. Restore every member of the new cluster
 from the same file with the same --initial-cluster and --initial-cluster-token,
 then start each with those flags. A non-empty data dir is never overwritten.
@@ -59,8 +61,10 @@ Prints where the data went on stderr.`;
     });
     if (walDir !== '') await moveWal(options.dataDir, walDir);
     const wal = walDir === '' ? '' : ` (WAL in ${resolve(walDir)})`;
+    const kind = result.format === 'etcd' ? ' (an etcd snapshot)' : '';
+    if (result.skippedBuckets.length > 0) this.stderr.write(`Left out buckets etcdts keeps nothing of: ${result.skippedBuckets.join(', ')}\n`);
     this.stderr.write(
-      `Restored ${options.snapshotPath} at revision ${result.revision} into ${resolve(options.dataDir)}${wal}: ` +
+      `Restored ${options.snapshotPath}${kind} at revision ${result.revision} into ${resolve(options.dataDir)}${wal}: ` +
         `member ${goHex(result.memberId)} "${options.name}" of new cluster ${goHex(result.clusterId)}\n`,
     );
   }
