@@ -6,6 +6,7 @@ import { goHex } from '../../cli/admin/go-format.js';
 import { checkOwnEntry, checkPeerUrls, parseInitialCluster } from '../../cli/admin/initial-cluster.js';
 import { checkSnapshotKind, runOffline } from '../../cli/admin/offline-snapshot.js';
 import { badArgs, CliError, ExitCode } from '../../cli/errors.js';
+import { confirmed, yesFlagSpec } from '../../cli/confirm.js';
 import type { FlagSpec } from '../../cli/flags/flag-spec.js';
 import type { ParsedFlags } from '../../cli/flags/parser.js';
 import type { RestoreOptions } from '../../server/snapshot/snapshot-file.js';
@@ -21,6 +22,7 @@ const restoreFlagSpecs: readonly FlagSpec[] = [
   { name: 'initial-advertise-peer-urls', kind: 'string', defaultText: defaultPeerUrls, description: "List of this member's peer URLs to advertise to the rest of the cluster" },
   { name: 'name', kind: 'string', defaultText: defaultName, description: 'Human-readable name for this member' },
   { name: 'skip-hash-check', kind: 'bool', defaultText: 'false', description: 'Ignore snapshot integrity hash value (required if copied from data directory)' },
+  { ...yesFlagSpec, description: 'replace a data dir that is not empty without asking' },
 ];
 
 export default class SnapshotRestore extends EtcdCommand {
@@ -33,7 +35,9 @@ SHA-256 is checked and its bbolt database converted): every key with its revisio
 leases, users and roles come from the file; the membership and the
 cluster identity come from the flags. Restore every member of the new cluster
 from the same file with the same --initial-cluster and --initial-cluster-token,
-then start each with those flags. A non-empty data dir is never overwritten.
+then start each with those flags. A data dir that is not empty is refused, as etcdctl
+does, unless a person at a terminal confirms replacing it (or --yes is given): the
+restore is written next to it and swapped in once whole.
 Prints where the data went on stderr.`;
   static override usage = 'snapshot restore <filename> [options]';
   static override examples = [
@@ -51,7 +55,11 @@ Prints where the data went on stderr.`;
     const walDir = flags.string('wal-dir');
     if (!existsSync(options.snapshotPath)) throw new CliError(`open ${options.snapshotPath}: no such file or directory`, ExitCode.error);
     if (walDir !== '' && nonEmpty(walDir)) throw new CliError(`wal-dir "${walDir}" exists`, ExitCode.error);
-    if (nonEmpty(options.dataDir)) throw new CliError(`data-dir "${options.dataDir}" exists`, ExitCode.error);
+    if (nonEmpty(options.dataDir)) {
+      const question = `data-dir "${options.dataDir}" is not empty: replace what is in it with the restored snapshot?`;
+      if (!(await confirmed(flags, question, false))) throw new CliError(`data-dir "${options.dataDir}" exists`, ExitCode.error);
+      options.replaceExisting = true;
+    }
     if (flags.string('data-dir') === '') this.stderr.write(`No --data-dir given: restoring into ${resolve(options.dataDir)} (the default, <name>.etcd)\n`);
     await checkSnapshotKind(options.snapshotPath);
     const result = await runOffline({ kind: 'restore', options }).catch(async (err: unknown) => {

@@ -174,6 +174,8 @@ export interface RestoreOptions {
   initialClusterToken: string;
   initialAdvertisePeerUrls: string[];
   skipHashCheck: boolean;
+  /** Replace a non-empty data dir (the operator confirmed it) instead of refusing, once the restore is whole. */
+  replaceExisting?: boolean;
 }
 
 export interface RestoreResult {
@@ -197,7 +199,7 @@ export interface RestoreResult {
  * if the N bootstrap entries had been applied.
  */
 export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResult> {
-  if (existsSync(opts.dataDir) && readdirSync(opts.dataDir).length > 0) throw new SnapshotFileError(`data-dir "${opts.dataDir}" exists`);
+  if (opts.replaceExisting !== true && existsSync(opts.dataDir) && readdirSync(opts.dataDir).length > 0) throw new SnapshotFileError(`data-dir "${opts.dataDir}" exists`);
   const members: MemberInfo[] = [...opts.initialCluster.entries()].map(([name, urls]) => ({
     id: computeMemberId(urls, opts.initialClusterToken), name, peerUrls: urls, clientUrls: [], isLearner: false,
   }));
@@ -231,12 +233,28 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
       await rename(stagingWal, opts.walDir);
     }
     await mkdir(dirname(opts.dataDir), { recursive: true });
-    await rename(staging, opts.dataDir);
+    await putInPlace(staging, opts.dataDir);
     return { format, skippedBuckets, memberId, clusterId, revision, dataDir: opts.dataDir };
   } catch (err) {
     await rm(staging, { recursive: true, force: true });
     throw err;
   }
+}
+
+/**
+ * Renames the finished restore to the data dir. A data dir that is there
+ * (replaceExisting) is moved aside first and removed only once the new one
+ * is in place, so a failure leaves one or the other whole.
+ */
+async function putInPlace(staging: string, dataDir: string): Promise<void> {
+  if (!existsSync(dataDir)) {
+    await rename(staging, dataDir);
+    return;
+  }
+  const old = `${dataDir.replace(/\/+$/, '')}.replaced-${process.pid}`;
+  await rename(dataDir, old);
+  await rename(staging, dataDir);
+  await rm(old, { recursive: true, force: true });
 }
 
 function rewriteMembership(backend: Backend, members: MemberInfo[], index: bigint, confState: ConfState): void {
