@@ -9,10 +9,11 @@ import { TerminalSession, tmuxAvailable } from '../support/tmux.js';
  * `etcdts completion bash|zsh` loaded into a real shell on a pseudo-terminal
  * (tmux) and driven with the Tab key: commands, topic subcommands, flags and
  * flag values complete. The scripts hold the command tree, so completing
- * never runs etcdts. Without tmux or zsh the tests fail rather than skip
- * (CI installs them).
+ * never runs etcdts. fish answers `complete -C` without a terminal. Without
+ * tmux, zsh or fish the tests fail rather than skip (CI installs them).
  */
 const zshBinary = '/usr/bin/zsh';
+const fishBinary = '/usr/bin/fish';
 
 describe('shell completion', function () {
   this.timeout(60000);
@@ -72,11 +73,29 @@ describe('shell completion', function () {
     await drive(t, { pattern: /^down +-- Stops every member[\s\S]*^up +-- Starts a local cluster/m, tabs: 1 });
   });
 
+  it('fish: etcdts completion fish | source, then complete -C gives commands, subcommands, flags and values', async () => {
+    assert.ok(existsSync(fishBinary), 'fish is needed (CI installs it)');
+    const h = home();
+    const cases: Array<[string, RegExp]> = [
+      ['etcdts memb', /^member\tMembership related commands$/m],
+      ['etcdts member l', /^list\tLists all members in the cluster$/m],
+      ['etcdts get --pre', /^--prefix\tGet keys with matching prefix$/m],
+      ['etcdts get foo -w j', /^json\t/m],
+      ['etcdts snapshot save --format ', /^etcd(\t|$)/m],
+      ['etcdts --endpoints x cluster ', /^down\t[^\n]*\nkill\t[^\n]*\nstart\t[^\n]*\nstatus\t[^\n]*\nup\t/m],
+    ];
+    const script = cases.map(([line]) => `complete -C ${JSON.stringify(line)}; echo '=='`).join('; ');
+    const r = await run(fishBinary, ['--no-config', '-c', `etcdts completion fish | source; ${script}`], { env: { PATH: h.path, HOME: h.dir } });
+    assert.equal(r.code, 0, r.stderr);
+    const answers = r.stdout.split('==\n');
+    cases.forEach(([line, expected], i) => assert.match(answers[i]!, expected, line));
+  });
+
   it('refuses an unknown shell with exit 128; every script parses in its shell', async () => {
     const bad = await run(process.execPath, [runJs, 'completion', 'tcsh']);
     assert.deepEqual({ code: bad.code, stderr: bad.stderr }, { code: 128, stderr: 'Error: completion expects one shell: bash, zsh, fish\n' });
     const dir = tempDir('completion-syntax-');
-    for (const [shell, check] of [['bash', ['bash', '-n']], ['zsh', [zshBinary, '-n']]] as const) {
+    for (const [shell, check] of [['bash', ['bash', '-n']], ['zsh', [zshBinary, '-n']], ['fish', [fishBinary, '-n']]] as const) {
       const script = await run(process.execPath, [runJs, 'completion', shell]);
       assert.equal(script.code, 0, script.stderr);
       const file = join(dir, `completion.${shell}`);
