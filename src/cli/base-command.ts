@@ -3,6 +3,7 @@ import type { Client } from '../client/client.js';
 import type { CallOptions } from '../client/options.js';
 import { DeadlineExceededError, EtcdClientError, EtcdServerError } from '../client/errors.js';
 import { CliError, ExitCode } from './errors.js';
+import { connectionHint } from './connection-hint.js';
 import type { FlagSpec } from './flags/flag-spec.js';
 import { FlagParseError, parseCommandLine, type ParsedFlags } from './flags/parser.js';
 import { clientOptionsWithPassword } from './auth/ask-password.js';
@@ -44,6 +45,7 @@ export abstract class EtcdCommand extends Command {
   protected readonly stderr = new FdSink(2);
   private client: Client | undefined;
   private debugEnabled = false;
+  private parsedFlags: ParsedFlags | undefined;
 
   async run(): Promise<void> {
     this.parsed = true;
@@ -57,6 +59,7 @@ export abstract class EtcdCommand extends Command {
       await new Help(this.config).showHelp([this.id ?? '']);
       return;
     }
+    this.parsedFlags = flags;
     const { warnings } = applyEnvironment(flags, process.env, ctor.extraEnv);
     for (const warning of warnings) this.stderr.write(`${warning}\n`);
     this.debugEnabled = flags.bool('debug');
@@ -101,6 +104,9 @@ export abstract class EtcdCommand extends Command {
     this.stdout.flush();
     const { message, exitCode } = describeError(err);
     this.stderr.write(`Error: ${message}\n`);
+    const flags = this.parsedFlags;
+    const hint = flags === undefined ? undefined : connectionHint(err, flags.strings('endpoints'), flags.changed.has('endpoints') || (process.env.ETCDCTL_ENDPOINTS ?? '') !== '');
+    if (hint !== undefined) this.stderr.write(`${hint}\n`);
     if (this.debugEnabled && err.stack !== undefined) this.stderr.write(`${err.stack}\n`);
     this.stderr.flush();
     process.exitCode = exitCode;

@@ -1,12 +1,14 @@
 import { EtcdCommand, oclifFlags } from '../cli/base-command.js';
 import { adminClientOptions, clusterFlagSpec, endpointsFromCluster, errorText, exitQuietly, withEndpoint } from '../cli/admin/endpoint-clients.js';
 import { CliError, ExitCode } from '../cli/errors.js';
+import { confirmOrStop, yesFlagSpec } from '../cli/confirm.js';
 import type { FlagSpec } from '../cli/flags/flag-spec.js';
 import type { ParsedFlags } from '../cli/flags/parser.js';
 import type { ClientOptions } from '../client/options.js';
 
 const defragFlagSpecs: readonly FlagSpec[] = [
   clusterFlagSpec,
+  yesFlagSpec,
   { name: 'data-dir', kind: 'string', defaultText: '', description: 'Optional. If present, defragments a data directory not in use by etcd. (not supported by etcdts)' },
 ];
 
@@ -15,7 +17,8 @@ export default class Defrag extends EtcdCommand {
   static override description = `Rewrites each member's database without its free pages, one member at a time
 (run a compaction first: it is what frees the pages). With --cluster every member
 of the member list is defragmented, followers first and the leader last, so the
-leader is busy for the shortest time and only once.`;
+leader is busy for the shortest time and only once. --cluster asks for confirmation
+first on a terminal, unless --yes.`;
   static override usage = 'defrag [options]';
   static override examples = ['<%= config.bin %> defrag --cluster', '<%= config.bin %> defrag --endpoints=10.0.0.1:2379'];
   static override commandFlags = defragFlagSpecs;
@@ -29,7 +32,10 @@ leader is busy for the shortest time and only once.`;
     const options = await adminClientOptions(flags);
     const { timeoutMs } = this.callOptions(flags);
     let endpoints = await endpointsFromCluster(flags, options, timeoutMs);
-    if (flags.bool('cluster')) endpoints = await leaderLast(endpoints, options, timeoutMs);
+    if (flags.bool('cluster')) {
+      endpoints = await leaderLast(endpoints, options, timeoutMs);
+      await confirmOrStop(flags, `Defragment all ${endpoints.length} members (${endpoints.join(', ')}), one after another? Each stalls while its database is rewritten.`, 'nothing was defragmented');
+    }
     let failures = 0;
     for (const endpoint of endpoints) {
       try {

@@ -21,10 +21,13 @@ export function tmuxAvailable(): boolean {
 export class TerminalSession {
   private constructor(private readonly socket: string) {}
 
-  /** A fresh bash without rc files, with only PATH, HOME and TERM in its environment. */
-  static async open(home: string): Promise<TerminalSession> {
+  /**
+   * A fresh shell without rc files (bash unless `shell` says otherwise, e.g.
+   * ['zsh', '-f']), with only PATH, HOME and TERM in its environment.
+   */
+  static async open(home: string, shellCommand: string[] = ['bash', '--norc', '--noprofile']): Promise<TerminalSession> {
     const session = new TerminalSession(join(home, 'tmux.sock'));
-    const shell = ['env', '-i', `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`, `HOME=${home}`, 'TERM=xterm-256color', 'bash', '--norc', '--noprofile'];
+    const shell = ['env', '-i', `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`, `HOME=${home}`, 'TERM=xterm-256color', ...shellCommand];
     await session.tmux('new-session', '-d', '-s', 'main', '-x', '200', '-y', '50', ...shell);
     await session.waitForScreen('the shell prompt', /\$ $|# $/m);
     return session;

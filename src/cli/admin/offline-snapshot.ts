@@ -4,18 +4,20 @@ import { CliError, ExitCode } from '../errors.js';
 import type { SnapshotStatus } from './reports.js';
 
 /**
- * The offline snapshot commands (status, restore) call the server's
- * snapshot-file functions, which open the database with LMDB, a native
- * library: a file that is not an LMDB database, or one that was damaged
- * past the hash check (--skip-hash-check), can crash the process instead
- * of raising an error. So the file's first page is checked here, and the
- * work runs in a child process; a crash there becomes one error line.
+ * The offline snapshot commands (status, restore, export) call the
+ * server's snapshot-file functions, which open our databases with LMDB, a
+ * native library: a file that is not an LMDB database, or one that was
+ * damaged past the hash check (--skip-hash-check), can crash the process
+ * instead of raising an error. So the file's first page is checked here,
+ * and the work runs in a child process; a crash there becomes one error
+ * line. etcd's (bbolt) files are read by our own code, which refuses a bad
+ * file with an error, never a crash.
  */
 const bboltMagic = 0xed0cdaed;
 const lmdbMagic = 0xbeefc0de;
 
-/** Refuses a file that is not an etcdts (LMDB) snapshot, naming what it is when we know. */
-export async function checkSnapshotKind(path: string): Promise<void> {
+/** Which snapshot a file is: etcd's (bbolt) or ours (LMDB); anything else is refused with one line. */
+export async function checkSnapshotKind(path: string): Promise<'etcd' | 'etcdts'> {
   const head = Buffer.alloc(32);
   const file = await open(path, 'r');
   let read: number;
@@ -24,19 +26,21 @@ export async function checkSnapshotKind(path: string): Promise<void> {
   } finally {
     await file.close();
   }
-  if (read >= 20 && head.readUInt32LE(16) === bboltMagic) {
-    throw new CliError(`${path} is an etcd (bbolt) snapshot, not an etcdts one: to move data from etcd to etcdts, use make-mirror`, ExitCode.error);
-  }
-  if (read < 28 || head.readUInt32LE(24) !== lmdbMagic) throw new CliError(`${path} is not an etcdts snapshot (no database header)`, ExitCode.error);
+  if (read >= 20 && head.readUInt32LE(16) === bboltMagic) return 'etcd';
+  if (read < 28 || head.readUInt32LE(24) !== lmdbMagic) throw new CliError(`${path} is not an etcd or etcdts snapshot (no database header)`, ExitCode.error);
+  return 'etcdts';
 }
 
 export type OfflineRequest =
   | { kind: 'status'; path: string }
-  | { kind: 'restore'; options: import('../../server/snapshot/snapshot-file.js').RestoreOptions };
+  | { kind: 'restore'; options: import('../../server/snapshot/snapshot-file.js').RestoreOptions }
+  | { kind: 'export'; path: string; dest: string; skipHashCheck: boolean };
 
 export type OfflineReply<K extends OfflineRequest['kind']> = K extends 'status'
   ? SnapshotStatus
-  : import('../../server/snapshot/snapshot-file.js').RestoreResult;
+  : K extends 'export'
+    ? { bytes: number; revision: bigint }
+    : import('../../server/snapshot/snapshot-file.js').RestoreResult;
 
 /** Runs one snapshot-file function in a child process; its error, or its crash, is one CliError line. */
 export function runOffline<R extends OfflineRequest>(request: R): Promise<OfflineReply<R['kind']>> {

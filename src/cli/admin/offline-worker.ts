@@ -18,6 +18,8 @@ async function handle(request: OfflineRequest): Promise<unknown> {
       return snapshotFile.snapshotStatus(request.path);
     case 'restore':
       return snapshotFile.restoreSnapshot(request.options);
+    case 'export':
+      return snapshotFile.exportSnapshot(request.path, request.dest, request.skipHashCheck);
   }
 }
 

@@ -6,6 +6,7 @@ import { goHex } from '../../cli/admin/go-format.js';
 import { checkOwnEntry, checkPeerUrls, parseInitialCluster } from '../../cli/admin/initial-cluster.js';
 import { checkSnapshotKind, runOffline } from '../../cli/admin/offline-snapshot.js';
 import { badArgs, CliError, ExitCode } from '../../cli/errors.js';
+import { confirmed, yesFlagSpec } from '../../cli/confirm.js';
 import type { FlagSpec } from '../../cli/flags/flag-spec.js';
 import type { ParsedFlags } from '../../cli/flags/parser.js';
 import type { RestoreOptions } from '../../server/snapshot/snapshot-file.js';
@@ -21,17 +22,22 @@ const restoreFlagSpecs: readonly FlagSpec[] = [
   { name: 'initial-advertise-peer-urls', kind: 'string', defaultText: defaultPeerUrls, description: "List of this member's peer URLs to advertise to the rest of the cluster" },
   { name: 'name', kind: 'string', defaultText: defaultName, description: 'Human-readable name for this member' },
   { name: 'skip-hash-check', kind: 'bool', defaultText: 'false', description: 'Ignore snapshot integrity hash value (required if copied from data directory)' },
+  { ...yesFlagSpec, description: 'replace a data dir that is not empty without asking' },
 ];
 
 export default class SnapshotRestore extends EtcdCommand {
   static override summary = '(offline) Restores an etcd member snapshot to an etcd directory';
   static override description = `Offline: reads a snapshot file and writes a new data directory; no server is contacted.
 
-Builds the data dir of one member of a NEW cluster from the snapshot: every key
-with its revisions, leases and users come from the file; the membership and the
+Builds the data dir of one member of a NEW cluster from the snapshot, an etcdts one
+or an etcd one (as \`etcdctl snapshot save\` writes them against etcd 3.4 or 3.5; its
+SHA-256 is checked and its bbolt database converted): every key with its revisions,
+leases, users and roles come from the file; the membership and the
 cluster identity come from the flags. Restore every member of the new cluster
 from the same file with the same --initial-cluster and --initial-cluster-token,
-then start each with those flags. A non-empty data dir is never overwritten.
+then start each with those flags. A data dir that is not empty is refused, as etcdctl
+does, unless a person at a terminal confirms replacing it (or --yes is given): the
+restore is written next to it and swapped in once whole.
 Prints where the data went on stderr.`;
   static override usage = 'snapshot restore <filename> [options]';
   static override examples = [
@@ -49,7 +55,11 @@ Prints where the data went on stderr.`;
     const walDir = flags.string('wal-dir');
     if (!existsSync(options.snapshotPath)) throw new CliError(`open ${options.snapshotPath}: no such file or directory`, ExitCode.error);
     if (walDir !== '' && nonEmpty(walDir)) throw new CliError(`wal-dir "${walDir}" exists`, ExitCode.error);
-    if (nonEmpty(options.dataDir)) throw new CliError(`data-dir "${options.dataDir}" exists`, ExitCode.error);
+    if (nonEmpty(options.dataDir)) {
+      const question = `data-dir "${options.dataDir}" is not empty: replace what is in it with the restored snapshot?`;
+      if (!(await confirmed(flags, question, false))) throw new CliError(`data-dir "${options.dataDir}" exists`, ExitCode.error);
+      options.replaceExisting = true;
+    }
     if (flags.string('data-dir') === '') this.stderr.write(`No --data-dir given: restoring into ${resolve(options.dataDir)} (the default, <name>.etcd)\n`);
     await checkSnapshotKind(options.snapshotPath);
     const result = await runOffline({ kind: 'restore', options }).catch(async (err: unknown) => {
@@ -59,8 +69,10 @@ Prints where the data went on stderr.`;
     });
     if (walDir !== '') await moveWal(options.dataDir, walDir);
     const wal = walDir === '' ? '' : ` (WAL in ${resolve(walDir)})`;
+    const kind = result.format === 'etcd' ? ' (an etcd snapshot)' : '';
+    if (result.skippedBuckets.length > 0) this.stderr.write(`Left out buckets etcdts keeps nothing of: ${result.skippedBuckets.join(', ')}\n`);
     this.stderr.write(
-      `Restored ${options.snapshotPath} at revision ${result.revision} into ${resolve(options.dataDir)}${wal}: ` +
+      `Restored ${options.snapshotPath}${kind} at revision ${result.revision} into ${resolve(options.dataDir)}${wal}: ` +
         `member ${goHex(result.memberId)} "${options.name}" of new cluster ${goHex(result.clusterId)}\n`,
     );
   }

@@ -8,8 +8,9 @@ export default class SnapshotStatus extends EtcdCommand {
   static override summary = '(offline) Gets backend snapshot status of a given file';
   static override description = `Offline: reads a snapshot file; no server is contacted.
 
-Checks the file's trailing SHA-256 and its database, then prints its hash, revision,
-total keys and total size. When --write-out is set to simple, this command prints
+Reads etcdts snapshots and etcd's (bbolt, as \`etcdctl snapshot save\` writes them;
+for those the figures are the ones etcdctl prints). Checks the file's trailing
+SHA-256 and its database, then prints its hash, revision, total keys and total size. When --write-out is set to simple, this command prints
 out a comma-separated list: hash, revision, total keys, total size. A truncated,
 altered or foreign file is refused with a one-line error (exit 1).`;
   static override usage = 'snapshot status <filename>';

@@ -15,6 +15,7 @@ import { computeClusterId, computeMemberId } from '../membership/ids.js';
 import { idKey, memberToWire, type MemberInfo } from '../membership/cluster.js';
 import { Member as MemberCodec } from '../../proto/gen/etcdserverpb/rpc.js';
 import { encodeWalMetadata } from '../etcdserver/bootstrap.js';
+import { etcdSnapshotStatus, exportEtcdSnapshot, importEtcdDb, isBboltHeader } from './etcd-snapshot.js';
 
 /**
  * Snapshot files as `snapshot save` writes them: the member's database (an
@@ -58,16 +59,20 @@ export async function verifySnapshotHash(path: string): Promise<{ dbBytes: numbe
   return { dbBytes };
 }
 
-/** Copies the database part of a snapshot file to `dest` (without the hash) and fsyncs it. */
-async function extractDb(path: string, dest: string, skipHashCheck: boolean): Promise<void> {
+/**
+ * The bytes of the database in a snapshot file: all but the trailing
+ * SHA-256, which is checked unless skipHashCheck (etcd's rules: a file
+ * without one is refused unless the check is skipped).
+ */
+async function databaseBytes(path: string, skipHashCheck: boolean): Promise<number> {
   const { size } = await stat(path);
-  let dbBytes = size;
-  if (hasTrailingHash(size)) {
-    if (!skipHashCheck) dbBytes = (await verifySnapshotHash(path)).dbBytes;
-    else dbBytes = size - shaBytes;
-  } else if (!skipHashCheck) {
-    throw new SnapshotFileError('snapshot missing hash but --skip-hash-check=false');
-  }
+  if (hasTrailingHash(size)) return skipHashCheck ? size - shaBytes : (await verifySnapshotHash(path)).dbBytes;
+  if (!skipHashCheck) throw new SnapshotFileError('snapshot missing hash but --skip-hash-check=false');
+  return size;
+}
+
+/** Copies the database part of a snapshot file to `dest` (without the hash) and fsyncs it. */
+async function extractDb(path: string, dest: string, dbBytes: number): Promise<void> {
   await mkdir(dirname(dest), { recursive: true, mode: 0o700 });
   await copyFile(path, dest);
   const fh = await open(dest, 'r+');
@@ -77,6 +82,36 @@ async function extractDb(path: string, dest: string, skipHashCheck: boolean): Pr
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * Puts the snapshot's database at `dest` as our backend: copied as it is
+ * from an etcdts snapshot, converted from an etcd (bbolt) one.
+ */
+async function unpackDb(path: string, dest: string, skipHashCheck: boolean): Promise<{ format: SnapshotFormat; skippedBuckets: string[] }> {
+  const format = await snapshotFormat(path);
+  const dbBytes = await databaseBytes(path, skipHashCheck);
+  if (format === 'etcdts') {
+    await extractDb(path, dest, dbBytes);
+    return { format, skippedBuckets: [] };
+  }
+  await mkdir(dirname(dest), { recursive: true, mode: 0o700 });
+  const { skippedBuckets } = await importEtcdDb(path, dbBytes, dest);
+  return { format, skippedBuckets };
+}
+
+export type SnapshotFormat = 'etcd' | 'etcdts';
+
+/** Which kind of database a snapshot file holds, from its first page: etcd's bbolt or our LMDB. */
+export async function snapshotFormat(path: string): Promise<SnapshotFormat> {
+  const head = Buffer.alloc(32);
+  const fh = await open(path, 'r');
+  try {
+    await fh.read(head, 0, head.length, 0);
+  } finally {
+    await fh.close();
+  }
+  return isBboltHeader(head) ? 'etcd' : 'etcdts';
 }
 
 /** Opens an extracted database and checks that it is an etcdts backend (structure first: see lmdb-file.ts). */
@@ -103,10 +138,11 @@ async function openChecked(dbPath: string): Promise<Backend> {
 /** Hash, revision, keys and size of a snapshot file, as `snapshot status` prints them. */
 export async function snapshotStatus(path: string): Promise<SnapshotFileStatus> {
   const { dbBytes } = await verifySnapshotHash(path);
+  if ((await snapshotFormat(path)) === 'etcd') return etcdSnapshotStatus(path, dbBytes);
   const tmpDir = join(dirname(path), `.snapshot-status-${process.pid}-${Date.now()}`);
   const dbPath = join(tmpDir, 'db');
   try {
-    await extractDb(path, dbPath, false);
+    await extractDb(path, dbPath, dbBytes);
     const backend = await openChecked(dbPath);
     try {
       let revision = 0n;
@@ -138,9 +174,15 @@ export interface RestoreOptions {
   initialClusterToken: string;
   initialAdvertisePeerUrls: string[];
   skipHashCheck: boolean;
+  /** Replace a non-empty data dir (the operator confirmed it) instead of refusing, once the restore is whole. */
+  replaceExisting?: boolean;
 }
 
 export interface RestoreResult {
+  /** The kind of snapshot restored: etcd's (converted) or ours. */
+  format: SnapshotFormat;
+  /** Buckets of an etcd snapshot that etcdts keeps nothing of, left out. */
+  skippedBuckets: string[];
   memberId: bigint;
   clusterId: bigint;
   revision: bigint;
@@ -148,15 +190,16 @@ export interface RestoreResult {
 }
 
 /**
- * Builds a fresh data dir from a snapshot (etcdutl snapshot restore): the
- * key space, its revisions, leases and auth come from the snapshot; the
+ * Builds a fresh data dir from a snapshot (etcdutl snapshot restore), ours
+ * or etcd's (converted bucket by bucket, etcd-buckets.ts): the key space,
+ * its revisions, leases and auth come from the snapshot; the
  * membership and the cluster identity are new, taken from the flags, so
  * every member of a new cluster restored from the same file agrees. The Raft
  * log starts with a snapshot at index N (N = number of members), exactly as
  * if the N bootstrap entries had been applied.
  */
 export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResult> {
-  if (existsSync(opts.dataDir) && readdirSync(opts.dataDir).length > 0) throw new SnapshotFileError(`data-dir "${opts.dataDir}" exists`);
+  if (opts.replaceExisting !== true && existsSync(opts.dataDir) && readdirSync(opts.dataDir).length > 0) throw new SnapshotFileError(`data-dir "${opts.dataDir}" exists`);
   const members: MemberInfo[] = [...opts.initialCluster.entries()].map(([name, urls]) => ({
     id: computeMemberId(urls, opts.initialClusterToken), name, peerUrls: urls, clientUrls: [], isLearner: false,
   }));
@@ -167,7 +210,7 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
   try {
     await rm(staging, { recursive: true, force: true });
     const dbPath = join(staging, 'member', 'snap', 'db');
-    await extractDb(opts.snapshotPath, dbPath, opts.skipHashCheck);
+    const { format, skippedBuckets } = await unpackDb(opts.snapshotPath, dbPath, opts.skipHashCheck);
     const index = BigInt(members.length);
     const confState: ConfState = { voters: members.map((m) => m.id), learners: [] };
     const backend = await openChecked(dbPath);
@@ -190,12 +233,28 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
       await rename(stagingWal, opts.walDir);
     }
     await mkdir(dirname(opts.dataDir), { recursive: true });
-    await rename(staging, opts.dataDir);
-    return { memberId, clusterId, revision, dataDir: opts.dataDir };
+    await putInPlace(staging, opts.dataDir);
+    return { format, skippedBuckets, memberId, clusterId, revision, dataDir: opts.dataDir };
   } catch (err) {
     await rm(staging, { recursive: true, force: true });
     throw err;
   }
+}
+
+/**
+ * Renames the finished restore to the data dir. A data dir that is there
+ * (replaceExisting) is moved aside first and removed only once the new one
+ * is in place, so a failure leaves one or the other whole.
+ */
+async function putInPlace(staging: string, dataDir: string): Promise<void> {
+  if (!existsSync(dataDir)) {
+    await rename(staging, dataDir);
+    return;
+  }
+  const old = `${dataDir.replace(/\/+$/, '')}.replaced-${process.pid}`;
+  await rename(dataDir, old);
+  await rename(staging, dataDir);
+  await rm(old, { recursive: true, force: true });
 }
 
 function rewriteMembership(backend: Backend, members: MemberInfo[], index: bigint, confState: ConfState): void {
@@ -222,6 +281,33 @@ async function writeRaftState(walDir: string, snapDir: string, memberId: bigint,
     await wal.save({ term: 1n, vote: 0n, commit: index }, []);
   } finally {
     await wal.close();
+  }
+}
+
+/**
+ * Writes an etcdts snapshot file as an etcd one (bbolt with etcd's buckets
+ * and the trailing SHA-256) at `dest`, for `etcdctl snapshot restore`.
+ */
+export async function exportSnapshot(path: string, dest: string, skipHashCheck = false): Promise<{ bytes: number; revision: bigint }> {
+  if ((await snapshotFormat(path)) === 'etcd') throw new SnapshotFileError(`${path} is an etcd snapshot already`);
+  const dbBytes = await databaseBytes(path, skipHashCheck);
+  const tmpDir = join(dirname(dest), `.snapshot-export-${process.pid}-${Date.now()}`);
+  const dbPath = join(tmpDir, 'db');
+  try {
+    await extractDb(path, dbPath, dbBytes);
+    const backend = await openChecked(dbPath);
+    try {
+      let revision = 0n;
+      backend.scan('key', undefined, undefined, (key) => {
+        revision = bytesToRevision(key).rev.main;
+      });
+      const { bytes } = await exportEtcdSnapshot(backend, dest);
+      return { bytes, revision };
+    } finally {
+      await backend.close();
+    }
+  } finally {
+    await rm(tmpDir, { recursive: true, force: true });
   }
 }
 
