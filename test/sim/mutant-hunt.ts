@@ -1,6 +1,6 @@
 /**
  * Runs seeds with one injected bug until the simulation fails, and says
- * which check failed. Shared by the Raft and the watch/lease mutation tables.
+ * which check failed. Shared by the mutation tables and the long run.
  */
 import { AssertionError } from 'node:assert';
 import { SafetyViolation } from './invariants.js';

@@ -18,6 +18,7 @@
 import assert from 'node:assert/strict';
 import { raftSim, realStoresSim, watchLeaseSim } from './ci-profile.js';
 import { hunt, type Catch } from './mutant-hunt.js';
+import type { SimOptions } from './simulator.js';
 import { mutations, type Mutation, type MutationInfo } from './mutations.js';
 import { raftMutants, type RaftMutant, type RaftMutantName } from './raft-mutations.js';
 import { realMutants, type RealMutant, type RealMutantName } from './real-mutations.js';
@@ -31,6 +32,16 @@ const selected = (name: string) => only === undefined || only === '' || only ===
 interface Row {
   name: string;
   catch: Catch;
+}
+
+/** A test that hunts the bug within `seedsMax` seeds of `options` and records the row. */
+function caughtWithin(rows: Row[], name: string, bug: string, seedsMax: number, ciSeeds: number, options: Omit<SimOptions, 'seed'>): void {
+  it(`${name}: ${bug}; caught within ${seedsMax} seeds`, async () => {
+    assert.ok(seedsMax <= ciSeeds, 'a bound within the seeds CI runs without the bug');
+    const c = await hunt(options, seedsMax);
+    rows.push({ name, catch: c });
+    assert.ok(c.seed !== undefined, `not caught in ${seedsMax} seeds`);
+  });
 }
 
 function table(rows: readonly Row[]): string {
@@ -47,13 +58,8 @@ describe('mutation tables: the simulation catches injected bugs', function () {
     after(() => console.log(table(rows)));
 
     for (const [name, m] of entries) {
-      if (m.rare !== undefined || !selected(name)) continue;
-      it(`${name}: ${m.bug}; caught within ${m.seedsMax} seeds`, async () => {
-        assert.ok(m.seedsMax !== undefined && m.seedsMax <= raftSim.seeds, 'a bound within the seeds CI runs without the bug');
-        const c = await hunt({ ops: raftSim.ops, raftMutant: name }, m.seedsMax);
-        rows.push({ name, catch: c });
-        assert.ok(c.seed !== undefined, `not caught in ${m.seedsMax} seeds`);
-      });
+      if (m.rare !== undefined || m.seedsMax === undefined || !selected(name)) continue;
+      caughtWithin(rows, name, m.bug, m.seedsMax, raftSim.seeds, { ops: raftSim.ops, raftMutant: name });
     }
 
     it('has 14 bugs the seeds catch and 4 rare ones, each with the reason', () => {
@@ -71,12 +77,7 @@ describe('mutation tables: the simulation catches injected bugs', function () {
 
     for (const [name, m] of entries) {
       if (!selected(name)) continue;
-      it(`${name}: ${m.bug}; caught within ${m.seedsMax} seeds`, async () => {
-        assert.ok(m.seedsMax <= realStoresSim.seeds, 'a bound within the seeds CI runs without the bug');
-        const c = await hunt({ ops: realStoresSim.ops, watchLease: true, stores: 'real', realMutant: name }, m.seedsMax);
-        rows.push({ name, catch: c });
-        assert.ok(c.seed !== undefined, `not caught in ${m.seedsMax} seeds`);
-      });
+      caughtWithin(rows, name, m.bug, m.seedsMax, realStoresSim.seeds, { ops: realStoresSim.ops, watchLease: true, stores: 'real', realMutant: name });
     }
   });
 
@@ -95,12 +96,8 @@ describe('mutation tables: the simulation catches injected bugs', function () {
         });
         continue;
       }
-      it(`${name}: ${m.bug}; caught within ${m.seedsMax} seeds`, async () => {
-        assert.ok(m.seedsMax !== undefined && m.seedsMax <= watchLeaseSim.seeds, 'a bound within the seeds CI runs without the bug');
-        const c = await hunt({ ops: watchLeaseSim.ops, watchLease: true, mutation: name }, m.seedsMax);
-        rows.push({ name, catch: c });
-        assert.ok(c.seed !== undefined, `not caught in ${m.seedsMax} seeds`);
-      });
+      if (m.seedsMax === undefined) continue;
+      caughtWithin(rows, name, m.bug, m.seedsMax, watchLeaseSim.seeds, { ops: watchLeaseSim.ops, watchLease: true, mutation: name });
     }
 
     it('has 15 bugs the seeds catch, 2 harmless ones and 1 rare one, each with the reason', () => {

@@ -20,6 +20,7 @@ import { quorumSize } from '../../src/server/raft/quorum/majority.js';
 import type { Raft } from '../../src/server/raft/raft.js';
 import type { RaftLog } from '../../src/server/raft/raft-log.js';
 import type { RawNode, Ready } from '../../src/server/raft/rawnode.js';
+import { replace } from './patch.js';
 
 /** A bug in the server's handling of a Ready rather than in Raft itself. */
 export type DriverFault =
@@ -55,12 +56,6 @@ type PublicRaft = Omit<Raft, never>;
 
 function internals(r: Raft): PublicRaft & RaftInternals {
   return r as unknown as PublicRaft & RaftInternals;
-}
-
-/** Replaces `obj[name]` on this object only; `make` gets the original, bound. */
-function replace<T extends object, K extends keyof T>(obj: T, name: K, make: (original: T[K]) => T[K]): void {
-  const original = (obj[name] as (...args: unknown[]) => unknown).bind(obj) as T[K];
-  obj[name] = make(original);
 }
 
 /** The index that a minority of the voters (the leader plus too few others) has acknowledged. */

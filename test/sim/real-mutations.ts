@@ -7,6 +7,7 @@
  * `seedsMax` seeds (mutants.test.ts).
  */
 import { invalidWatchId, type Watcher, type WatchStream } from '../../src/server/mvcc/watchable-store.js';
+import { replace } from './patch.js';
 import type { RealStateMachine } from './real-state-machine.js';
 
 export interface RealMutant {
@@ -33,18 +34,14 @@ export const realMutants = {
   'victim-skips-its-revision': {
     bug: 'a watcher whose stream is full resumes after the revision it could not queue instead of at it',
     patch(sm) {
-      const ws = sm.watchable as unknown as WatchableInternals;
-      const original = ws.makeVictim.bind(ws);
-      ws.makeVictim = (w, rev) => original(w, rev + 1n);
+      replace(sm.watchable as unknown as WatchableInternals, 'makeVictim', (original) => (w, rev) => original(w, rev + 1n));
     },
     seedsMax: 5,
   },
   'progress-while-catching-up': {
     bug: 'a progress request is answered at once, while a watcher of the stream may still be catching up (#15220)',
     patch(sm) {
-      const ws = sm.watchable as unknown as WatchableInternals;
-      const original = ws.maybeSendStreamProgress.bind(ws);
-      ws.maybeSendStreamProgress = (s) => {
+      replace(sm.watchable as unknown as WatchableInternals, 'maybeSendStreamProgress', (original) => (s) => {
         if (!s.progressRequested || s.closed) return original(s);
         s.progressRequested = false;
         const revision = sm.store.currentRev;
@@ -52,7 +49,7 @@ export const realMutants = {
           header: { clusterId: 0n, memberId: 0n, revision, raftTerm: 0n }, watchId: invalidWatchId, created: false,
           canceled: false, compactRevision: 0n, cancelReason: '', fragment: false, events: [],
         }, false);
-      };
+      });
     },
     seedsMax: 10,
   },
@@ -60,12 +57,11 @@ export const realMutants = {
     bug: 'revoking a lease deletes all its keys but one, which outlives the lease',
     patch(sm) {
       const lessor = sm.lessor;
-      const original = lessor.revoke.bind(lessor);
-      lessor.revoke = (id) => {
+      replace(lessor, 'revoke', (original) => (id) => {
         const keys = [...(lessor.lookup(id)?.keys ?? [])].sort();
         if (keys.length > 1) lessor.detach(id, keys[keys.length - 1]!);
         original(id);
-      };
+      });
     },
     seedsMax: 5,
   },

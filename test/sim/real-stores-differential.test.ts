@@ -22,7 +22,7 @@ import { KvStateMachine, type ApplyResult, type Command, type SimEvent } from '.
 import { RealStateMachine, RealStores } from './real-state-machine.js';
 import { MemberClock } from './sim-member.js';
 
-const seedsDefault = 12;
+const seedsDefault = 40;
 const commandsPerSeed = 300;
 const keys = ['k0', 'k1', 'k2', 'k3', 'k4'];
 /** Lease ids drawn from a small range, so that grants collide and revokes miss. */
