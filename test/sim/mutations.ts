@@ -50,7 +50,3 @@ export const mutations = {
 } satisfies Record<string, MutationInfo>;
 
 export type Mutation = keyof typeof mutations;
-
-export function isMutation(name: string): name is Mutation {
-  return Object.hasOwn(mutations, name);
-}

@@ -278,7 +278,3 @@ export const raftMutants = {
 } satisfies Record<string, RaftMutant>;
 
 export type RaftMutantName = keyof typeof raftMutants;
-
-export function isRaftMutant(name: string): name is RaftMutantName {
-  return Object.hasOwn(raftMutants, name);
-}

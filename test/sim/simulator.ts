@@ -1158,6 +1158,13 @@ export interface SimFailure extends Error {
   simTrace?: string[];
 }
 
+/** The command that replays one seed of one of the simulation tests, with its bug if any. */
+function replayCommand(o: SimOptions): string {
+  const [test, opsVar] = o.stores === 'real' ? ['real-stores-sim', 'SIM_REAL_OPS'] : o.watchLease === true ? ['watch-lease-sim', 'SIM_WL_OPS'] : ['raft-sim', 'SIM_OPS'];
+  const mutant = o.raftMutant ?? o.mutation ?? o.realMutant;
+  return `SIM_SEED=${o.seed}${mutant === undefined ? '' : ` SIM_MUTANT=${mutant}`} ${opsVar}=${o.ops} npx mocha --no-config -t 0 dist/test/sim/${test}.test.js`;
+}
+
 /** Runs one seed; a failure names the seed and the trace hash so it can be replayed. */
 export async function runSeed(options: SimOptions): Promise<SimReport> {
   const sim = new Simulation(options);
@@ -1168,10 +1175,7 @@ export async function runSeed(options: SimOptions): Promise<SimReport> {
     await sim.close().catch(() => undefined);
     const e = err as SimFailure;
     e.simTrace = sim.traceLines();
-    const mutant = options.raftMutant === undefined ? '' : ` SIM_RAFT_MUTANT=${options.raftMutant}`;
-    const replay = `SIM_SEED=${options.seed}${options.mutation === undefined ? '' : ` SIM_WL_MUTATION=${options.mutation}`}${mutant}`;
-    const stores = options.stores === 'real' ? ` SIM_STORES=real${options.realMutant === undefined ? '' : ` SIM_MUTANT=${options.realMutant}`}` : '';
-    e.message = `seed ${options.seed} failed at time ${sim.now} (trace hash so far ${sim.traceHash()}; replay with ${replay}${stores}): ${e.message}`;
+    e.message = `seed ${options.seed} failed at time ${sim.now} (trace hash so far ${sim.traceHash()}; replay with ${replayCommand(options)}): ${e.message}`;
     throw e;
   }
   await sim.close();

@@ -11,27 +11,19 @@
  *   SIM_SEED=123                                              replay one seed (prints its trace hash)
  *   SIM_WL_OPS=1000                                           operations per seed
  *   SIM_TRACE=/tmp/trace.txt                                  with SIM_SEED: write the readable trace there
- *   SIM_WL_MUTATION=lease-early-expiry                        run with one injected bug: must fail
+ *   SIM_MUTANT=lease-early-expiry                             with one injected bug (mutations.ts): must fail
  *                                                             (mutants.test.ts runs them all)
  */
-import assert from 'node:assert/strict';
 import { watchLeaseSim } from './ci-profile.js';
-import { envInt } from './env.js';
-import { isMutation, mutations, type Mutation } from './mutations.js';
+import { envInt, envName } from './env.js';
+import { mutations } from './mutations.js';
 import { runSeeds, seedsFromEnv, summarize } from './seed-runner.js';
-
-function envMutation(): Mutation | undefined {
-  const v = process.env.SIM_WL_MUTATION;
-  if (v === undefined || v === '') return undefined;
-  assert.ok(isMutation(v), `SIM_WL_MUTATION must be one of ${Object.keys(mutations).join(', ')}`);
-  return v;
-}
 
 describe('watch and lease simulation', function () {
   this.timeout(0);
   const seeds = seedsFromEnv('SIM_WL_SEEDS', watchLeaseSim.seeds);
   const ops = envInt('SIM_WL_OPS') ?? watchLeaseSim.ops;
-  const mutation = envMutation();
+  const mutation = envName('SIM_MUTANT', mutations);
 
   it(`keeps the watch guarantees and lease expiry over ${seeds.length} seed(s) x ${ops} ops`, async () => {
     const started = Date.now();
