@@ -17,8 +17,8 @@
 import { MessageType, type Message, type Snapshot } from '../../src/proto/gen/etcdtspb/raft.js';
 import { newMessage, none, snapshotIndex } from '../../src/server/raft/messages.js';
 import { quorumSize } from '../../src/server/raft/quorum/majority.js';
-import type { Raft } from '../../src/server/raft/raft.js';
-import type { RaftLog } from '../../src/server/raft/raft-log.js';
+import { Raft } from '../../src/server/raft/raft.js';
+import { RaftLog } from '../../src/server/raft/raft-log.js';
 import type { RawNode, Ready } from '../../src/server/raft/rawnode.js';
 import { replace } from './patch.js';
 
@@ -42,8 +42,12 @@ export interface RaftMutant {
   seedsMax?: number;
   /** Set for a real bug whose scenario the seeds almost never reach: what it needs. Not run in CI. */
   rare?: string;
-  /** For a rare bug: the scripted scenario test (test/unit/raft) it fails instead (scenario-mutants.test.ts). */
-  scenario?: string;
+  /**
+   * For a rare bug: installs it on the prototypes, in every node of the
+   * process, so that the scripted scenario tests of test/unit/raft run
+   * against it (scenario-mutants.test.ts).
+   */
+  patchAll?(): void;
 }
 
 /** The private parts of Raft a mutant replaces (TypeScript's `private` does not exist at run time). */
@@ -56,7 +60,7 @@ interface RaftInternals {
 /** Raft's public members (a class type with private ones cannot be intersected). */
 type PublicRaft = Omit<Raft, never>;
 
-function internals(r: Raft): PublicRaft & RaftInternals {
+function internals(r: Raft | typeof Raft.prototype): PublicRaft & RaftInternals {
   return r as unknown as PublicRaft & RaftInternals;
 }
 
@@ -76,6 +80,25 @@ export function commitOldTerm(log: RaftLog, raft: Raft): void {
   const release = raft.releasePendingReadIndexMessages;
   raft.releasePendingReadIndexMessages = function (this: Raft): void {
     if (this.committedEntryInCurrentTerm()) release.call(this);
+  };
+}
+
+/** A follower takes appends and heartbeats of an older term as current (on a node, or on the prototype). */
+function acceptStaleLeader(target: PublicRaft & RaftInternals): void {
+  const stepTerm = target.stepTerm;
+  target.stepTerm = function (this: PublicRaft & RaftInternals, m: Message): boolean {
+    const fromLeader = m.type === MessageType.MsgApp || m.type === MessageType.MsgHeartbeat;
+    if (m.term !== 0n && m.term < this.term && fromLeader && this.state === 'follower') return true;
+    return stepTerm.call(this, m);
+  };
+}
+
+/** A leader takes append acknowledgements of an older term as current (on a node, or on the prototype). */
+function countStaleAcks(target: PublicRaft & RaftInternals): void {
+  const stepTerm = target.stepTerm;
+  target.stepTerm = function (this: PublicRaft & RaftInternals, m: Message): boolean {
+    if (m.term !== 0n && m.term < this.term && m.type === MessageType.MsgAppResp && !m.reject && this.state === 'leader') return true;
+    return stepTerm.call(this, m);
   };
 }
 
@@ -129,7 +152,9 @@ export const raftMutants = {
     patch(rn) {
       commitOldTerm(rn.raft.raftLog, rn.raft);
     },
-    scenario: 'Figure 8',
+    patchAll() {
+      commitOldTerm(RaftLog.prototype, Raft.prototype);
+    },
     rare: 'needs the history of the Raft paper\'s Figure 8, and our appends rarely allow it: a new leader\'s empty entry has no payload, so the size limit never separates it from the old entry before it, and a majority acknowledges both at once; only a leader with two or more old entries to copy, dying between the two appends, followed by a member with another entry of a later term winning, breaks it; 0 of 400 seeds',
   },
   'minority-commit': {
@@ -177,12 +202,10 @@ export const raftMutants = {
     bug: 'a follower accepts appends and heartbeats from a leader of an older term',
     rule: 'reject requests with a stale term (§5.1)',
     patch(rn) {
-      const r = internals(rn.raft);
-      replace(r, 'stepTerm', (original) => (m: Message) => {
-        const fromLeader = m.type === MessageType.MsgApp || m.type === MessageType.MsgHeartbeat;
-        if (m.term !== 0n && m.term < r.term && fromLeader && r.state === 'follower') return true;
-        return original(m);
-      });
+      acceptStaleLeader(internals(rn.raft));
+    },
+    patchAll() {
+      acceptStaleLeader(internals(Raft.prototype));
     },
     rare: 'needs a delayed append of a deposed leader to truncate entries a follower already acknowledged to the new leader, and that follower to win an election before they are copied back; seed 76 of 400 before the leader-kill fault was added, 0 of 120 after',
   },
@@ -190,13 +213,9 @@ export const raftMutants = {
     bug: 'a leader counts append acknowledgements sent in an older term',
     rule: 'responses of a stale term are dropped (§5.1)',
     patch(rn) {
-      const r = internals(rn.raft);
-      replace(r, 'stepTerm', (original) => (m: Message) => {
-        if (m.term !== 0n && m.term < r.term && m.type === MessageType.MsgAppResp && !m.reject && r.state === 'leader') return true;
-        return original(m);
-      });
+      countStaleAcks(internals(rn.raft));
     },
-    rare: 'needs an acknowledgement from an older term, for an index whose entry has changed since, to reach a member that leads again; 0 of 400 seeds',
+    rare: 'cannot break safety: a leader commits by counting only entries of its own term, which no acknowledgement of an older term can name; it can overstate a follower\'s log so that the leader never repairs it (liveness), which needs the acknowledgement to outlive a change of leader and back; 0 of 400 seeds, and no scripted scenario builds it',
   },
   'ignore-higher-term': {
     bug: 'a leader ignores every message of a higher term instead of stepping down',
@@ -262,7 +281,10 @@ export const raftMutants = {
     bug: 'a member campaigns while committed configuration changes are still unapplied (etcd #12133)',
     rule: 'campaign only with an applied configuration, or two leaders can win one term',
     patch(rn) {
-      replace(rn.raft, 'hasUnappliedConfChanges', () => () => false);
+      rn.raft.hasUnappliedConfChanges = () => false;
+    },
+    patchAll() {
+      Raft.prototype.hasUnappliedConfChanges = () => false;
     },
     rare: 'needs a member with a committed but unapplied configuration change (its Ready loop behind) to time out and win before applying it, under a configuration where that gives two majorities; 0 of 400 seeds',
   },
