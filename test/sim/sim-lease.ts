@@ -60,7 +60,7 @@ interface InFlight {
   deliver(): void;
 }
 
-/** TTLs clients ask for: with the shipped lessor whole seconds (10 ticks) of at least its minimum, 2 s. */
+/** TTLs clients ask for, in ticks: for the shipped lessor whole seconds (10 ticks each), at least its minimum of 2 s. */
 const ttlChoicesTicks = { model: [15, 20, 30, 50], real: [20, 30, 50] };
 const clientTimeoutUnits = 60 * tickUnits;
 
