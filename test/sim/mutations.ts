@@ -40,7 +40,7 @@ export const mutations = {
   'lease-renew-unconfirmed': { bug: 'a leader renews keep-alives without confirming its leadership through ReadIndex (etcd 3.4)', seedsMax: 40 },
   'lease-forward-unconfirmed': {
     bug: 'a keep-alive forwarded by a follower is renewed without that confirmation (etcd main\'s leasehttp handler)',
-    rare: 'needs a follower that still follows a deposed leader (cut off together with it, or not yet told of the new one) for longer than an election timeout plus a TTL, with a client keeping its lease alive through that follower; 0 of 400 seeds; the same hole on the direct path (lease-renew-unconfirmed) is caught',
+    rare: 'needs a follower that still follows a deposed leader (cut off together with it, or not yet told of the new one) for longer than an election timeout plus a TTL, with a client keeping its lease alive through that follower; first caught at seed 176 of 1000 (Lease early expiry); the same hole on the direct path (lease-renew-unconfirmed) is caught in CI',
   },
   'lease-revoke-unconfirmed': { bug: 'a primary lessor revokes expired leases without confirming its leadership (etcd 3.4, #15247)', seedsMax: 10 },
   'lease-server-model': { bug: 'renewals and revokes unconfirmed AND primary at election (what src/server did before it confirmed leadership)', seedsMax: 15 },

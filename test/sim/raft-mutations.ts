@@ -155,7 +155,7 @@ export const raftMutants = {
     patchAll() {
       commitOldTerm(RaftLog.prototype, Raft.prototype);
     },
-    rare: 'needs the history of the Raft paper\'s Figure 8, and our appends rarely allow it: a new leader\'s empty entry has no payload, so the size limit never separates it from the old entry before it, and a majority acknowledges both at once; only a leader with two or more old entries to copy, dying between the two appends, followed by a member with another entry of a later term winning, breaks it; 0 of 400 seeds',
+    rare: 'needs the history of the Raft paper\'s Figure 8, and our appends rarely allow it: a new leader\'s empty entry has no payload, so the size limit never separates it from the old entry before it, and a majority acknowledges both at once; only a leader with two or more old entries to copy, dying between the two appends, followed by a member with another entry of a later term winning, breaks it; 0 of 1000 seeds',
   },
   'minority-commit': {
     bug: 'the commit index counts one acknowledgement too few (the leader alone commits in a 3-member cluster)',
@@ -207,7 +207,7 @@ export const raftMutants = {
     patchAll() {
       acceptStaleLeader(internals(Raft.prototype));
     },
-    rare: 'needs a delayed append of a deposed leader to truncate entries a follower already acknowledged to the new leader, and that follower to win an election before they are copied back; seed 76 of 400 before the leader-kill fault was added, 0 of 120 after',
+    rare: 'needs a delayed append of a deposed leader to truncate entries a follower already acknowledged to the new leader, and that follower to win an election before they are copied back; first caught at seed 307 of 1000 (State Machine Safety)',
   },
   'stale-ack-counted': {
     bug: 'a leader counts append acknowledgements sent in an older term',
@@ -215,7 +215,7 @@ export const raftMutants = {
     patch(rn) {
       countStaleAcks(internals(rn.raft));
     },
-    rare: 'cannot break safety: a leader commits by counting only entries of its own term, which no acknowledgement of an older term can name; it can overstate a follower\'s log so that the leader never repairs it (liveness), which needs the acknowledgement to outlive a change of leader and back; 0 of 400 seeds, and no scripted scenario builds it',
+    rare: 'cannot break safety: a leader commits by counting only entries of its own term, which no acknowledgement of an older term can name; it can overstate a follower\'s log so that the leader never repairs it (liveness), which needs the acknowledgement to outlive a change of leader and back; 0 of 1000 seeds, and no scripted scenario builds it',
   },
   'ignore-higher-term': {
     bug: 'a leader ignores every message of a higher term instead of stepping down',
@@ -286,7 +286,7 @@ export const raftMutants = {
     patchAll() {
       Raft.prototype.hasUnappliedConfChanges = () => false;
     },
-    rare: 'needs a member with a committed but unapplied configuration change (its Ready loop behind) to time out and win before applying it, under a configuration where that gives two majorities; 0 of 400 seeds',
+    rare: 'needs a member with a committed but unapplied configuration change (its Ready loop behind) to time out and win before applying it, under a configuration where that gives two majorities; 0 of 1000 seeds',
   },
   'ack-before-persist': {
     bug: 'followers send acknowledgements and granted votes before their write is durable',
