@@ -29,6 +29,7 @@ import type { ConfState } from '../../src/proto/gen/etcdtspb/raft.js';
 import type { EtcdOutput } from '../support/lincheck/etcd-model.js';
 import type { WatchEvent } from '../support/lincheck/watch-check.js';
 import type { Mutation } from './mutations.js';
+import type { SimStateMachine, StateMachineKind } from './state-machine.js';
 
 export interface KvValue {
   value: string;
@@ -39,9 +40,13 @@ export interface KvValue {
   lease: number;
 }
 
-/** A watch event as the store emits it: with the key's value before it (null: absent). */
+/**
+ * A watch event as the store emits it: with the key's value before it (null:
+ * absent; undefined: the member could not tell, because the revision before
+ * was compacted).
+ */
 export interface SimEvent extends WatchEvent {
-  prevValue: string | null;
+  prevValue: string | null | undefined;
 }
 
 /** Every request a client (or a leader's lessor) proposes. `id` is unique per proposal. */
@@ -88,7 +93,7 @@ export interface LeaseState {
   keys: Set<string>;
 }
 
-export class KvStateMachine {
+export class KvStateMachine implements SimStateMachine {
   kv = new Map<string, KvValue>();
   revision = 1;
   /** The last compaction revision; 0 when the store was never compacted. */
@@ -297,4 +302,15 @@ function revisionHash(rev: number, events: readonly SimEvent[]): number {
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   return (h ^ (h >>> 13)) >>> 0;
+}
+
+/** The model as the simulator's state machine kind. */
+export function modelKind(mutation?: Mutation): StateMachineKind {
+  return {
+    create: () => new KvStateMachine(mutation),
+    restore: (_current, data, index, confState) => KvStateMachine.restore(data, index, confState, mutation),
+    reopen: () => undefined,
+    compareFinal: () => undefined,
+    close: async () => undefined,
+  };
 }

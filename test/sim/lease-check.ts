@@ -21,7 +21,7 @@
 import type { Operation } from '../support/lincheck/checker.js';
 import type { EtcdInput, EtcdOutput, GetOutput } from '../support/lincheck/etcd-model.js';
 import { SafetyViolation } from './invariants.js';
-import type { KvStateMachine } from './kv-state-machine.js';
+import type { SimStateMachine } from './state-machine.js';
 import { tickUnits, type AppliedRequest, type Truth } from './sim-layer.js';
 
 export interface LeaseFacts {
@@ -32,7 +32,7 @@ export interface LeaseFacts {
   /** The client history (completed gets are checked). */
   reads: readonly Operation<EtcdInput, EtcdOutput | undefined>[];
   /** The final state machines of the members. */
-  finals: ReadonlyArray<{ id: bigint; sm: KvStateMachine }>;
+  finals: ReadonlyArray<{ id: bigint; sm: SimStateMachine }>;
 }
 
 export interface LeaseCheckReport {

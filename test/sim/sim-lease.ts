@@ -1,22 +1,17 @@
 /**
- * Leases in the simulation, modelled on etcd (v3.4.23 `lease/lessor.go`,
+ * Leases in the simulation, as etcd has them (v3.4.23 `lease/lessor.go`,
  * `etcdserver/server.go`, `etcdserver/v3_server.go`, and the leadership
  * checks etcd added for #15247):
  *
  * - Grant and revoke go through the log; the lease table (and which keys
  *   are attached) is part of the replicated state machine.
  * - Only the primary lessor keeps expiry times, on its member's clock, which
- *   runs at its own rate (clock skew). A member becomes primary when, as
- *   leader, it applies the empty entry of its own term, i.e. after every
- *   entry of earlier terms (etcd `applyEntryNormal`), and then extends every
- *   lease to now + election timeout + TTL (etcd `Promote`). It stops being
- *   primary when a Ready tells the server it no longer leads: while the
- *   Ready loop is stalled (a slow fsync) the server does not know yet.
- * - The primary's own loop finds expired leases; after confirming it still
- *   leads (a ReadIndex round, the apply up to its index, and Raft's status
- *   naming it leader in the same term: etcd's ensureLeadership) it proposes
- *   the revoke, retrying every 30 ticks. Applying a revoke deletes every
- *   attached key in one revision.
+ *   runs at its own rate (clock skew). It becomes primary once the leader
+ *   has applied the entries of earlier terms, and stops when a Ready tells
+ *   the server it no longer leads: while the Ready loop is stalled (a slow
+ *   fsync) the server does not know yet. Its loop revokes expired leases
+ *   through the log after confirming leadership. Each member's lessor side
+ *   is a model (model-lessor.ts) or the shipped lessor (real-lessor.ts).
  * - A keep-alive goes to any member. One whose server thinks it leads
  *   confirms its leadership the same way and renews (etcd's LeaseRenew); any
  *   other forwards it to the leader it knows over the peer network. The
@@ -35,10 +30,14 @@ import type { Entry } from '../../src/proto/gen/etcdtspb/raft.js';
 import type { StateType } from '../../src/server/raft/raft.js';
 import type { Operation } from '../support/lincheck/checker.js';
 import type { EtcdInput, EtcdOutput } from '../support/lincheck/etcd-model.js';
-import type { ApplyResult, Command, KvStateMachine } from './kv-state-machine.js';
+import type { ApplyResult, Command } from './kv-state-machine.js';
 import { checkLeases, type LeaseCheckReport, type LeaseFacts } from './lease-check.js';
-import { electionTick, tickUnits, type SimHost, type SimLayer } from './sim-layer.js';
+import type { Decision, LessorHost, LessorSide, RenewResult } from './lessor-side.js';
+import { ModelLessor } from './model-lessor.js';
+import { RealLessor } from './real-lessor.js';
+import { tickUnits, type SimHost, type SimLayer } from './sim-layer.js';
 import type { Member } from './sim-member.js';
+import type { SimStateMachine } from './state-machine.js';
 import type { WorkloadConfig } from './workload.js';
 
 export interface LeaseReport extends LeaseCheckReport {
@@ -48,16 +47,6 @@ export interface LeaseReport extends LeaseCheckReport {
   expiriesProposed: number;
 }
 
-/** The leader-local half of a member's lessor (lost on a crash, as in etcd). */
-class Lessor {
-  primary = false;
-  /** Lease -> local time it expires at. */
-  readonly expiry = new Map<number, number>();
-  /** Lease -> local time its revoke was last proposed. */
-  readonly revokeProposedAt = new Map<number, number>();
-}
-
-type RenewResult = 'ok' | 'not found' | 'expired' | 'not primary' | 'no leader';
 
 interface KeepAlive {
   lease: number;
@@ -71,12 +60,13 @@ interface InFlight {
   deliver(): void;
 }
 
-const ttlChoicesTicks = [15, 20, 30, 50];
-const revokeRetryTicks = 30;
+/** TTLs clients ask for, in ticks: for the shipped lessor whole seconds (10 ticks each), at least its minimum of 2 s. */
+const ttlChoicesTicks = { model: [15, 20, 30, 50], real: [20, 30, 50] };
 const clientTimeoutUnits = 60 * tickUnits;
 
-export class LeaseLayer implements SimLayer {
-  private readonly lessors = new Map<bigint, Lessor>();
+export class LeaseLayer implements SimLayer, LessorHost {
+  /** The lessor side of each running member (lost on a crash, as in etcd). */
+  private readonly sides = new Map<bigint, LessorSide>();
   private readonly clients: LeaseClient[] = [];
   private inFlight: InFlight[] = [];
   private seq = 0;
@@ -87,24 +77,36 @@ export class LeaseLayer implements SimLayer {
   readonly acks = new Map<number, number>();
   readonly counts = { keepAlivesSent: 0, keepAlivesAcked: 0, keepAlivesRefused: 0, expiriesProposed: 0 };
 
+  readonly ttlChoices: readonly number[];
+
   constructor(
     readonly host: SimHost,
     w: WorkloadConfig,
+    /** The shipped lessor on every member instead of the model. */
+    private readonly real: boolean,
   ) {
+    this.ttlChoices = real ? ttlChoicesTicks.real : ttlChoicesTicks.model;
     for (let i = 0; i < w.leaseClients; i++) this.clients.push(new LeaseClient(i, this));
   }
 
+  sideOf(m: Member): LessorSide | undefined {
+    return this.sides.get(m.id);
+  }
+
+  nextSeq(): number {
+    return this.seq++;
+  }
+
+  expiryProposed(): void {
+    this.counts.expiriesProposed++;
+  }
+
   /** Which of the leader's decisions are confirmed by a ReadIndex round (modern etcd); mutations drop some. */
-  private confirms(what: 'renew' | 'forwarded renew' | 'revoke'): boolean {
+  private confirms(what: Decision): boolean {
     const m = this.host.mutation;
     if (m === 'lease-server-model') return false;
     if (what === 'revoke') return m !== 'lease-revoke-unconfirmed';
     return m !== 'lease-renew-unconfirmed' && !(what === 'forwarded renew' && m === 'lease-forward-unconfirmed');
-  }
-
-  /** TTL in local time units, as the leader counts it. */
-  ttlUnits(ttlTicks: number): number {
-    return ttlTicks * tickUnits * (this.host.mutation === 'lease-early-expiry' ? 0.5 : 1);
   }
 
   nextLeaseId(): number {
@@ -131,80 +133,28 @@ export class LeaseLayer implements SimLayer {
     const due = this.inFlight.filter((x) => x.at <= now).sort((a, b) => a.at - b.at || a.seq - b.seq);
     if (due.length > 0) this.inFlight = this.inFlight.filter((x) => x.at > now);
     for (const x of due) x.deliver();
-    for (const m of this.host.aliveMembers()) this.revokeExpired(m);
+    for (const m of this.host.aliveMembers()) this.sides.get(m.id)?.step();
     for (const c of this.clients) c.step();
   }
 
   // ---- member side ----
 
   onStart(m: Member): void {
-    this.lessors.set(m.id, new Lessor());
+    this.sides.set(m.id, this.real ? new RealLessor(this, m) : new ModelLessor(this, m));
   }
 
   onStop(m: Member): void {
-    this.lessors.delete(m.id);
+    this.sides.delete(m.id);
   }
 
   onRestore(): void {}
 
   onRole(m: Member, state: StateType): void {
-    const lessor = this.lessors.get(m.id);
-    if (lessor === undefined) return;
-    if (state !== 'leader') this.demote(lessor);
-    else if (this.host.mutation === 'lease-server-model' || this.host.mutation === 'lease-promote-at-election') this.promote(m, lessor);
+    this.sides.get(m.id)?.onRole(state);
   }
 
   onApplied(m: Member, e: Entry, cmd?: Command, result?: ApplyResult): void {
-    const lessor = this.lessors.get(m.id);
-    if (lessor === undefined) return;
-    if (cmd === undefined) {
-      // The leader's empty entry of its own term: everything from earlier terms is applied.
-      if (m.serverIsLeader && e.term === m.rn!.raft.term && !lessor.primary) this.promote(m, lessor);
-      return;
-    }
-    if (result?.error !== undefined || !lessor.primary) return;
-    if (cmd.t === 'grant') lessor.expiry.set(cmd.lease, m.clock.local(this.host.now) + this.ttlUnits(cmd.ttl));
-    if (cmd.t === 'revoke') {
-      lessor.expiry.delete(cmd.lease);
-      lessor.revokeProposedAt.delete(cmd.lease);
-    }
-  }
-
-  private promote(m: Member, lessor: Lessor): void {
-    lessor.primary = true;
-    const extend = this.host.mutation === 'lease-no-extension' ? 0 : electionTick * tickUnits;
-    const local = m.clock.local(this.host.now);
-    for (const [id, l] of m.sm.leases) lessor.expiry.set(id, local + extend + this.ttlUnits(l.ttl));
-    this.host.record(`lease-promote ${m.id}`);
-  }
-
-  private demote(lessor: Lessor): void {
-    lessor.primary = false;
-    lessor.expiry.clear();
-    lessor.revokeProposedAt.clear();
-  }
-
-  /**
-   * The primary lessor's own loop (it runs whatever the Ready loop does):
-   * leases its clock finds expired are revoked through the log, after the
-   * member confirmed it still leads (etcd's revokeExpiredLease).
-   */
-  private revokeExpired(m: Member): void {
-    const lessor = this.lessors.get(m.id);
-    if (lessor === undefined || !lessor.primary) return;
-    const local = m.clock.local(this.host.now);
-    for (const [id, at] of lessor.expiry) {
-      if (at > local) continue;
-      const tried = lessor.revokeProposedAt.get(id);
-      if (tried !== undefined && local - tried < revokeRetryTicks * tickUnits) continue;
-      lessor.revokeProposedAt.set(id, local);
-      this.confirmLeadership(m, 'revoke', () => {
-        if (lessor !== this.lessors.get(m.id) || !lessor.primary || !lessor.expiry.has(id)) return;
-        this.counts.expiriesProposed++;
-        this.host.record(`lease-expire ${id} by ${m.id}`);
-        this.host.propose(m, { t: 'revoke', id: `e${this.seq++}`, lease: id, expired: true });
-      }, () => undefined);
-    }
+    this.sides.get(m.id)?.onApplied(e, cmd, result);
   }
 
   /**
@@ -212,7 +162,7 @@ export class LeaseLayer implements SimLayer {
    * then Raft's status must still name this member leader in the same term.
    * Skipped (`then` at once) for the decisions a mutation leaves unconfirmed.
    */
-  private confirmLeadership(m: Member, what: 'renew' | 'forwarded renew' | 'revoke', then: () => void, otherwise: () => void): void {
+  confirmLeadership(m: Member, what: Decision, then: () => void, otherwise: () => void): void {
     if (!this.confirms(what)) {
       then();
       return;
@@ -231,7 +181,7 @@ export class LeaseLayer implements SimLayer {
    */
   keepAliveAt(m: Member, ka: KeepAlive, reply: (r: RenewResult) => void): void {
     if (m.serverIsLeader) {
-      this.confirmLeadership(m, 'renew', () => reply(this.renew(m, ka.lease)), () => reply('not primary'));
+      this.confirmLeadership(m, 'renew', () => this.renew(m, ka.lease, reply), () => reply('not primary'));
       return;
     }
     const leader = this.host.members.get(m.lastLead);
@@ -247,7 +197,7 @@ export class LeaseLayer implements SimLayer {
       const back = (r: RenewResult) => this.peer(leader, m, () => {
         if (m.incarnation === viaIncarnation && m.alive) reply(r);
       });
-      this.confirmLeadership(leader, 'forwarded renew', () => back(this.renew(leader, ka.lease)), () => back('not primary'));
+      this.confirmLeadership(leader, 'forwarded renew', () => this.renew(leader, ka.lease, back), () => back('not primary'));
     });
   }
 
@@ -258,17 +208,11 @@ export class LeaseLayer implements SimLayer {
     });
   }
 
-  /** The lessor's Renew: only the primary renews, and never a lease that is unknown or already expired. */
-  private renew(m: Member, lease: number): RenewResult {
-    const lessor = this.lessors.get(m.id);
-    if (lessor === undefined || !lessor.primary) return 'not primary';
-    const l = m.sm.leases.get(lease);
-    if (l === undefined) return 'not found';
-    const local = m.clock.local(this.host.now);
-    const at = lessor.expiry.get(lease);
-    if (at !== undefined && at <= local) return 'expired';
-    lessor.expiry.set(lease, local + this.ttlUnits(l.ttl));
-    return 'ok';
+  /** The lessor's Renew on `m` (only its primary renews); a member that stopped has no lessor. */
+  private renew(m: Member, lease: number, reply: (r: RenewResult) => void): void {
+    const side = this.sides.get(m.id);
+    if (side === undefined) reply('not primary');
+    else side.renew(lease, reply);
   }
 
   keepAliveAcked(lease: number, sentAt: number): void {
@@ -284,7 +228,7 @@ export class LeaseLayer implements SimLayer {
     return undefined;
   }
 
-  finish(reads: readonly Operation<EtcdInput, EtcdOutput | undefined>[], finals: ReadonlyArray<{ id: bigint; sm: KvStateMachine }>): LeaseReport {
+  finish(reads: readonly Operation<EtcdInput, EtcdOutput | undefined>[], finals: ReadonlyArray<{ id: bigint; sm: SimStateMachine }>): LeaseReport {
     const facts: LeaseFacts = { truth: this.host.truth, acks: this.acks, skew: this.host.skew, reads, finals };
     return { ...checkLeases(facts), ...this.counts };
   }
@@ -342,7 +286,7 @@ class LeaseClient {
     const m = this.member();
     if (m === undefined) return;
     this.lease = this.layer.nextLeaseId();
-    this.ttl = ttlChoicesTicks[this.host.prng.nextInt(ttlChoicesTicks.length)]!;
+    this.ttl = this.layer.ttlChoices[this.host.prng.nextInt(this.layer.ttlChoices.length)]!;
     this.layer.leases.set(this.lease, { held: false });
     this.state = 'granting';
     this.deadline = this.host.now + clientTimeoutUnits;

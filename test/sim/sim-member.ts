@@ -5,8 +5,9 @@
 import type { StateType } from '../../src/server/raft/raft.js';
 import type { RawNode } from '../../src/server/raft/rawnode.js';
 import type { MemoryStorage } from '../../src/server/raft/storage.js';
-import { KvStateMachine, type ApplyResult } from './kv-state-machine.js';
+import type { ApplyResult } from './kv-state-machine.js';
 import { SimDisk } from './sim-disk.js';
+import type { SimStateMachine } from './state-machine.js';
 
 export type CrashPoint = 'beforeSave' | 'afterSave' | 'afterSend' | 'afterApply';
 
@@ -50,7 +51,7 @@ export class MemberClock {
 export class Member {
   readonly disk = new SimDisk();
   /** Durable with its applied index (like the server's backend). */
-  sm: KvStateMachine;
+  sm: SimStateMachine;
   rn: RawNode | undefined;
   storage: MemoryStorage | undefined;
   /** Role and leader as the server last learned them from a Ready (etcd's isLeader(), Leader()). */
@@ -61,6 +62,8 @@ export class Member {
   /** Applied its own removal in the Ready being handled. */
   selfRemoved = false;
   armedCrash: CrashPoint | undefined;
+  /** A new leader doomed to crash at this time (the simulator's leader-kill fault). */
+  killAt: number | undefined;
   restartAt: number | undefined;
   lastSnapshotIndex = 0n;
   /** In-memory commit index this incarnation (never decreases). */
@@ -79,7 +82,7 @@ export class Member {
   constructor(
     readonly id: bigint,
     readonly clock: MemberClock,
-    sm: KvStateMachine,
+    sm: SimStateMachine,
   ) {
     this.sm = sm;
   }

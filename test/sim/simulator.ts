@@ -43,14 +43,19 @@ import { checkOperations, type Operation } from '../support/lincheck/checker.js'
 import { committedHistory, del, etcdModel, txn, type EtcdInput, type EtcdOutput } from '../support/lincheck/etcd-model.js';
 import type { CommittedRevision } from '../support/lincheck/watch-check.js';
 import { SafetyChecker, SafetyViolation } from './invariants.js';
-import { KvStateMachine, decodeCommand, encodeCommand, type ApplyResult, type Command } from './kv-state-machine.js';
+import { decodeCommand, encodeCommand, modelKind, type ApplyResult, type Command } from './kv-state-machine.js';
 import type { Mutation } from './mutations.js';
+import { raftMutants, type DriverFault, type RaftMutant, type RaftMutantName } from './raft-mutations.js';
+import { realMutants, type RealMutantName } from './real-mutations.js';
+import { RealStores } from './real-state-machine.js';
 import { LeaseLayer, type LeaseReport } from './sim-lease.js';
 import { electionTick, tickUnits, Truth, type SimHost, type SimLayer } from './sim-layer.js';
 import { Member, MemberClock, type CrashPoint, type PendingRead, type ProposalWaiter } from './sim-member.js';
 import { SimNetwork } from './sim-network.js';
+import type { StateMachineKind } from './state-machine.js';
 import { WatchLayer, type WatchReport } from './sim-watch.js';
 import { chooseRequest, drawWorkloadConfig, type Request, type WorkloadConfig } from './workload.js';
+import type { WatchLimits } from '../../src/server/mvcc/watch-limits.js';
 
 export interface SimOptions {
   seed: number;
@@ -62,8 +67,18 @@ export interface SimOptions {
   keepTrace?: boolean;
   /** Watches, leases, deletes, txns, compaction and clock skew on top of the KV workload. */
   watchLease?: boolean;
-  /** One injected bug (mutations.ts), to show the checks catch it. */
+  /** One injected watch/lease bug (mutations.ts), to show the checks catch it. */
   mutation?: Mutation;
+  /** One injected Raft bug (raft-mutations.ts), to show the checks catch it. */
+  raftMutant?: RaftMutantName;
+  /**
+   * The members' state machines: the models written for the tests (the
+   * default), or the shipped MVCC store, watchable store and lessor behind
+   * the server's apply path (real-state-machine.ts).
+   */
+  stores?: 'model' | 'real';
+  /** With the shipped stores: one injected bug in them (real-mutations.ts). */
+  realMutant?: RealMutantName;
 }
 
 /** Everything a run decides up front from its seed. */
@@ -88,6 +103,8 @@ export interface SimConfig {
 export interface SimReport {
   seed: number;
   config: SimConfig;
+  /** Which state machines the members ran. */
+  stores: 'model' | 'real';
   traceHash: string;
   simUnits: number;
   ops: { ok: number; unknown: number; failed: number; reads: number; writes: number };
@@ -97,7 +114,8 @@ export interface SimReport {
   terms: number;
   finalMembers: string[];
   appliedIndex: string;
-  lincheck: { verdict: string; ms: number; ops: number };
+  /** The linearizability check: its verdict, wall-clock time (reported only), search steps and history size. */
+  lincheck: { verdict: string; ms: number; steps: number; ops: number };
   watch?: WatchReport;
   lease?: LeaseReport;
   trace?: string[];
@@ -109,6 +127,19 @@ const convergeLimitUnits = 3000 * tickUnits;
 const settleLimitUnits = 300 * tickUnits;
 /** Client ids of the leader-made revokes in the history (one each; real clients count from 0). */
 const revokeClientIdBase = 1_000_000;
+
+/**
+ * The linearizability search's budget, in search steps: deterministic, so a
+ * seed that runs out of it does so on every machine and every replay (a
+ * wall-clock budget would turn a loaded machine into a failing seed). The
+ * histories here need a few thousand steps (docs/robustness.md has the
+ * figures); the bound is far above that and still ends a runaway search in
+ * seconds.
+ */
+export const lincheckStepsMax = 5_000_000;
+
+/** One new leader in this many is killed soon after its election (maybeDoomLeader). */
+const leaderKillOdds = 4;
 
 const crashPoints: CrashPoint[] = ['beforeSave', 'afterSave', 'afterSend', 'afterApply'];
 
@@ -185,6 +216,8 @@ export class Simulation implements SimHost {
   readonly members = new Map<bigint, Member>();
   readonly truth = new Truth();
   readonly mutation: Mutation | undefined;
+  private readonly raftMutant: RaftMutant | undefined;
+  private readonly driverFault: DriverFault | undefined;
   now = 0;
   private readonly hash = new TraceHash();
   private readonly trace: string[] | undefined;
@@ -201,6 +234,9 @@ export class Simulation implements SimHost {
   private readonly watch: WatchLayer | undefined;
   private readonly lease: LeaseLayer | undefined;
   private readonly layers: SimLayer[] = [];
+  /** The members' stores answer some calls with promises (a lease renewal): let them settle every unit. */
+  private readonly asyncStores: boolean;
+  private readonly kind: StateMachineKind;
   /** When the cluster converged while the layers still settled (for their liveness bound). */
   private convergedAt: number | undefined;
 
@@ -208,8 +244,16 @@ export class Simulation implements SimHost {
     this.prng = new SeededPrng(options.seed);
     this.config = drawConfig(this.prng, options.members);
     this.mutation = options.mutation;
+    this.raftMutant = options.raftMutant === undefined ? undefined : raftMutants[options.raftMutant];
+    this.driverFault = this.raftMutant?.driver;
     // Drawn only with watchLease, so that the plain simulation's seeds keep their runs.
     if (options.watchLease === true) this.config.workload = drawWorkloadConfig(this.prng);
+    const real = options.stores === 'real';
+    assert.ok(!real || options.mutation === undefined, 'the watch/lease mutations live in the models');
+    assert.ok(real || options.realMutant === undefined, 'the shipped stores\' mutations need the shipped stores');
+    this.asyncStores = real;
+    const mutate = options.realMutant === undefined ? undefined : realMutants[options.realMutant].patch;
+    this.kind = real ? new RealStores({ now: () => this.now, limits: watchLimits(this.config.workload), mutate }) : modelKind(this.mutation);
     this.net = new SimNetwork(this.prng.fork(), {
       lossRate: this.config.lossRate,
       duplicateRate: this.config.duplicateRate,
@@ -218,8 +262,8 @@ export class Simulation implements SimHost {
     });
     this.trace = options.keepTrace === true ? [] : undefined;
     if (this.config.workload !== undefined) {
-      this.watch = new WatchLayer(this, this.config.workload, this.config.keys);
-      this.lease = new LeaseLayer(this, this.config.workload);
+      this.watch = new WatchLayer(this, this.config.workload, this.config.keys, real);
+      this.lease = new LeaseLayer(this, this.config.workload, real);
       this.layers.push(this.watch, this.lease);
     }
     this.nextMemberId = BigInt(this.config.members + 1);
@@ -236,6 +280,11 @@ export class Simulation implements SimHost {
 
   traceHash(): string {
     return this.hash.hex();
+  }
+
+  /** Releases the members' stores (databases and their files). */
+  close(): Promise<void> {
+    return this.kind.close();
   }
 
   /** The readable trace, when the run keeps one. */
@@ -259,7 +308,8 @@ export class Simulation implements SimHost {
     const phase = this.prng.nextInt(tickUnits);
     // Without skew every clock runs at the real rate: the plain simulation's ticks stay as they were.
     const rate = this.skew === 0 ? 1 : 1 + this.skew * (2 * this.prng.nextFloat() - 1);
-    const m = new Member(id, new MemberClock(rate, phase), new KvStateMachine(this.mutation));
+    const clock = new MemberClock(rate, phase);
+    const m = new Member(id, clock, this.kind.create(clock));
     this.members.set(id, m);
     this.start(m);
     return m;
@@ -268,9 +318,11 @@ export class Simulation implements SimHost {
   /** Starts (or restarts) a member from its durable state. */
   private start(m: Member): void {
     const snap = m.disk.durableSnapshot();
+    // A restart rebuilds what the process kept in memory from its durable state.
+    if (m.incarnation > 0) this.kind.reopen(m.sm);
     if (snapshotIndex(snap) > m.sm.appliedIndex) {
       // Crashed after persisting a received snapshot, before applying it.
-      m.sm = KvStateMachine.restore(snap.data, snapshotIndex(snap), snap.metadata!.confState!, this.mutation);
+      m.sm = this.kind.restore(m.sm, snap.data, snapshotIndex(snap), snap.metadata!.confState!);
       this.checker.onSnapshotRestored(m.id, m.sm.appliedIndex, m.sm.fingerprint());
     }
     const storage = m.disk.load();
@@ -288,6 +340,7 @@ export class Simulation implements SimHost {
       preVote: this.config.preVote,
       prng: this.prng.fork(),
     });
+    this.raftMutant?.patch?.(m.rn);
     m.lastRaftState = 'follower';
     m.lastLead = 0n;
     m.stalledUntil = 0;
@@ -295,6 +348,7 @@ export class Simulation implements SimHost {
     m.commitSeen = m.rn.basicStatus().commit;
     m.restartAt = undefined;
     m.armedCrash = undefined;
+    m.killAt = undefined;
     m.incarnation++;
     this.assertNotBelow(m.commitSeen, m.durableCommitSeen, `member ${m.id} restarted with commit ${m.commitSeen} below its durable commit`);
     this.record(`start ${m.id} applied=${m.sm.appliedIndex} commit=${m.commitSeen}`);
@@ -333,6 +387,7 @@ export class Simulation implements SimHost {
     if (this.checker.observeRole(m.id, r.state, r.term)) {
       this.record(`leader ${m.id} term=${r.term}`);
       this.checker.checkLeaderCompleteness(m.id, r.term, r.raftLog);
+      this.maybeDoomLeader(m);
     }
     const commit = r.raftLog.committed;
     this.assertNotBelow(commit, m.commitSeen, `member ${m.id} commit went from ${m.commitSeen} to ${commit}`);
@@ -357,19 +412,23 @@ export class Simulation implements SimHost {
       }
     }
     // A leader may send before (or while) it persists; everyone else after.
-    const sendEarly = m.lastRaftState === 'leader' && this.prng.nextInt(2) === 0;
+    const mayRush = m.lastRaftState === 'leader' || this.driverFault === 'ack-before-persist';
+    const sendEarly = mayRush && this.prng.nextInt(2) === 0;
     if (sendEarly) this.sendAll(m, rd.messages);
+    const applyEarly = this.driverFault === 'apply-before-persist' && rd.snapshot === undefined;
+    if (applyEarly) for (const e of rd.committedEntries) this.apply(m, e);
     if (this.crashPoint(m, 'beforeSave')) return;
     this.persist(m, rd);
     if (this.crashPoint(m, 'afterSave')) return;
     if (!sendEarly) this.sendAll(m, rd.messages);
     if (this.crashPoint(m, 'afterSend')) return;
     if (rd.snapshot !== undefined) this.restoreSnapshot(m, rd.snapshot);
-    for (const e of rd.committedEntries) this.apply(m, e);
+    if (!applyEarly) for (const e of rd.committedEntries) this.apply(m, e);
     if (this.crashPoint(m, 'afterApply')) return;
     for (const rs of rd.readStates) {
       const read = m.reads.get(rs.requestCtx.toString());
-      if (read !== undefined) read.index = rs.index;
+      // Under the read-before-apply fault the read is served at whatever the member has applied.
+      if (read !== undefined) read.index = this.driverFault === 'read-before-apply' ? m.sm.appliedIndex : rs.index;
     }
     rn.advance();
     this.serveReads(m);
@@ -449,7 +508,7 @@ export class Simulation implements SimHost {
     const index = snapshotIndex(s);
     assert.ok(index > m.sm.appliedIndex, `member ${m.id} restores snapshot ${index} at applied ${m.sm.appliedIndex}`);
     const revisionBefore = m.sm.revision;
-    m.sm = KvStateMachine.restore(s.data, index, s.metadata!.confState!, this.mutation);
+    m.sm = this.kind.restore(m.sm, s.data, index, s.metadata!.confState!);
     m.lastSnapshotIndex = index;
     this.checker.onSnapshotRestored(m.id, index, m.sm.fingerprint());
     this.record(`restore ${m.id} ${index}`);
@@ -457,6 +516,12 @@ export class Simulation implements SimHost {
   }
 
   private apply(m: Member, e: Entry): void {
+    // The state machine is durable with its applied index: an entry applied
+    // before it is on this member's disk leaves, after a crash, a state
+    // machine ahead of the log it must be rebuilt from.
+    if (e.index > m.disk.durableLastIndex()) {
+      throw new SafetyViolation('Durability', `member ${m.id} applies entry ${e.index} but its disk ends at ${m.disk.durableLastIndex()}`);
+    }
     m.sm.advanceTo(e.index);
     if (e.type === EntryType.EntryConfChange) {
       this.applyConfChange(m, ConfChangeCodec.decode(e.data));
@@ -716,6 +781,7 @@ export class Simulation implements SimHost {
     for (const m of this.members.values()) {
       if (!m.alive && !m.removed && m.restartAt !== undefined && this.now >= m.restartAt) this.start(m);
     }
+    this.killDoomedLeaders();
     if (this.healAt !== undefined && this.now >= this.healAt) {
       this.net.heal();
       this.healAt = undefined;
@@ -738,11 +804,38 @@ export class Simulation implements SimHost {
     return this.leader()?.sm.confState.voters ?? [];
   }
 
+  /** Keep a majority of the initial size running, so the cluster can make progress. */
+  private mayCrashAnother(): boolean {
+    const down = [...this.members.values()].filter((m) => !m.alive && !m.removed).length;
+    return down < Math.floor((this.config.members - 1) / 2);
+  }
+
+  /**
+   * Sometimes a new leader dies within two heartbeats of its election:
+   * before its empty entry, or what it replicates after it, reaches a
+   * majority. Several of these in a row make the histories of Raft's
+   * Figure 8, where an entry of an older term sits on a majority without
+   * being committed.
+   */
+  private maybeDoomLeader(m: Member): void {
+    if (this.healing || this.prng.nextInt(leaderKillOdds) !== 0) return;
+    m.killAt = this.now + 1 + this.prng.nextInt(2 * tickUnits);
+    this.record(`doom ${m.id} at ${m.killAt}`);
+  }
+
+  private killDoomedLeaders(): void {
+    for (const m of this.members.values()) {
+      if (m.killAt === undefined || this.now < m.killAt) continue;
+      m.killAt = undefined;
+      if (!m.alive || !this.mayCrashAnother()) continue;
+      this.count('leader-kill');
+      this.crash(m, 'doomed');
+    }
+  }
+
   private crashSomeone(): void {
     const alive = this.aliveMembers();
-    const down = [...this.members.values()].filter((m) => !m.alive && !m.removed).length;
-    // Keep a majority of the initial size running, so the cluster can make progress.
-    if (alive.length === 0 || down >= Math.floor((this.config.members - 1) / 2)) return;
+    if (alive.length === 0 || !this.mayCrashAnother()) return;
     const victim = this.prng.nextInt(3) === 0 ? (this.leader() ?? pick(this.prng, alive)) : pick(this.prng, alive);
     if (this.prng.nextInt(2) === 0) this.crash(victim, 'now');
     else {
@@ -877,6 +970,7 @@ export class Simulation implements SimHost {
     this.net.config = { ...this.net.config, lossRate: 0, duplicateRate: 0 };
     for (const m of this.members.values()) {
       m.armedCrash = undefined;
+      m.killAt = undefined;
       m.stalledUntil = 0;
       if (!m.alive && !m.removed) this.start(m);
     }
@@ -898,8 +992,9 @@ export class Simulation implements SimHost {
     return true;
   }
 
-  run(): SimReport {
+  async run(): Promise<SimReport> {
     for (;; this.now++) {
+      if (this.asyncStores) await settleMicrotasks();
       this.deliver();
       this.tickMembers();
       this.clientsStep();
@@ -942,12 +1037,14 @@ export class Simulation implements SimHost {
       }
     }
     this.checker.checkLogsPairwise(finals.map((m) => ({ id: m.id, log: m.rn!.raft.raftLog })));
+    this.kind.compareFinal(finals.map((m) => ({ id: m.id, sm: m.sm })));
     const { lincheck, history } = this.checkLinearizable();
     const watch = this.watch?.finish(history);
     const lease = this.lease?.finish(this.history.map((h) => h.op), finals.map((m) => ({ id: m.id, sm: m.sm })));
     return {
       seed: this.options.seed,
       config: this.config,
+      stores: this.options.stores ?? 'model',
       traceHash: this.hash.hex(),
       simUnits: this.now,
       ops: { ...this.counts },
@@ -982,16 +1079,41 @@ export class Simulation implements SimHost {
     });
     ops.push(...revokeOperations(this.truth));
     const started = Date.now();
-    const result = checkOperations(etcdModel, ops, { timeoutMs: 20_000 });
+    const result = checkOperations(etcdModel, ops, { stepsMax: lincheckStepsMax, timeoutMs: Infinity });
     const ms = Date.now() - started;
     if (result.verdict !== 'ok') {
-      throw new SafetyViolation('Linearizability', `verdict ${result.verdict} on ${ops.length} operations: ${result.explanation ?? ''}`);
+      const why = result.verdict === 'unknown' ? ` (the search spent its budget of ${lincheckStepsMax} steps)` : '';
+      throw new SafetyViolation('Linearizability', `verdict ${result.verdict}${why} on ${ops.length} operations: ${result.explanation ?? ''}`);
     }
     const history = committedHistory(ops, result.linearization!);
     const difference = compareHistories(history, this.truth);
     if (difference !== undefined) throw new SafetyViolation('Linearizability', `the linearised history differs from the applied one: ${difference}`);
-    return { lincheck: { verdict: result.verdict, ms, ops: ops.length }, history };
+    return { lincheck: { verdict: result.verdict, ms, steps: result.stats.steps, ops: ops.length }, history };
   }
+}
+
+/**
+ * The shipped watchable store's limits, scaled to the run's workload: small
+ * send queues (in bytes, about one event per 700) so that slow clients make
+ * watchers fall behind and catch up from the backend.
+ */
+function watchLimits(w: WorkloadConfig | undefined): Partial<WatchLimits> {
+  if (w === undefined) return {};
+  const responseBytes = 700;
+  return {
+    streamQueueBytesMax: w.streamQueueMax * responseBytes,
+    streamCatchUpBelowBytes: Math.ceil((w.streamQueueMax * responseBytes) / 2),
+    catchUpRevisionsMax: w.catchUpRevisionsMax,
+  };
+}
+
+/**
+ * Runs the promise callbacks queued so far (and those they queue, a few
+ * levels deep). Only microtasks: no timer or I/O completion can run in
+ * between, so the simulation stays deterministic.
+ */
+async function settleMicrotasks(): Promise<void> {
+  for (let i = 0; i < 4; i++) await null;
 }
 
 /** Revokes that deleted keys, as completed txns between their proposal and their first apply. */
@@ -1036,16 +1158,26 @@ export interface SimFailure extends Error {
   simTrace?: string[];
 }
 
+/** The command that replays one seed of one of the simulation tests, with its bug if any. */
+function replayCommand(o: SimOptions): string {
+  const [test, opsVar] = o.stores === 'real' ? ['real-stores-sim', 'SIM_REAL_OPS'] : o.watchLease === true ? ['watch-lease-sim', 'SIM_WL_OPS'] : ['raft-sim', 'SIM_OPS'];
+  const mutant = o.raftMutant ?? o.mutation ?? o.realMutant;
+  return `SIM_SEED=${o.seed}${mutant === undefined ? '' : ` SIM_MUTANT=${mutant}`} ${opsVar}=${o.ops} npx mocha --no-config -t 0 dist/test/sim/${test}.test.js`;
+}
+
 /** Runs one seed; a failure names the seed and the trace hash so it can be replayed. */
-export function runSeed(options: SimOptions): SimReport {
+export async function runSeed(options: SimOptions): Promise<SimReport> {
   const sim = new Simulation(options);
+  let report: SimReport;
   try {
-    return sim.run();
+    report = await sim.run();
   } catch (err) {
+    await sim.close().catch(() => undefined);
     const e = err as SimFailure;
     e.simTrace = sim.traceLines();
-    const replay = `SIM_SEED=${options.seed}${options.mutation === undefined ? '' : ` SIM_WL_MUTATION=${options.mutation}`}`;
-    e.message = `seed ${options.seed} failed at time ${sim.now} (trace hash so far ${sim.traceHash()}; replay with ${replay}): ${e.message}`;
+    e.message = `seed ${options.seed} failed at time ${sim.now} (trace hash so far ${sim.traceHash()}; replay with ${replayCommand(options)}): ${e.message}`;
     throw e;
   }
+  await sim.close();
+  return report;
 }

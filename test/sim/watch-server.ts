@@ -18,9 +18,10 @@
  * queue order, only while the client reads (flow control), and arrive in
  * order after a network delay; a broken stream loses what was in flight.
  */
+import assert from 'node:assert/strict';
 import type { Prng } from '../../src/server/raft/prng.js';
 import { inRange } from '../support/lincheck/watch-check.js';
-import type { SimEvent } from './kv-state-machine.js';
+import { KvStateMachine, type SimEvent } from './kv-state-machine.js';
 import type { Mutation } from './mutations.js';
 import { electionTick, tickUnits } from './sim-layer.js';
 import type { Member } from './sim-member.js';
@@ -48,9 +49,43 @@ export interface WireResponse {
 type ClientMessage = { kind: 'create'; req: WatchRequest } | { kind: 'progress' };
 
 /** How many responses a stream has in flight to its client (the transport's window). */
-const wireWindow = 2;
+export const wireWindow = 2;
 /** A member without a leader for this long cancels require-leader streams (etcd: 3 election timeouts). */
 const noLeaderCancelUnits = 3 * electionTick * tickUnits;
+
+/** What the watch layer needs from one member's watch server (this model, or real-watch-hub.ts). */
+export interface MemberWatchServer {
+  readonly conns: Set<Connection>;
+  /** Every unit: client messages arrive, catch-up runs, responses leave. */
+  step(now: number): void;
+  /** The periodic progress notification. */
+  progressTick(): void;
+  /** The process stopped: every stream breaks. */
+  stop(now: number): void;
+  /** The member applied a revision / a compaction, or installed a snapshot (the model needs telling). */
+  onWrite(rev: number, events: SimEvent[]): void;
+  onCompact(rev: number): void;
+  onRestore(revisionBefore: number): void;
+}
+
+/**
+ * etcd's WithRequireLeader: the watch server cancels such streams once its
+ * member has had no leader for a while (etcd checks every election timeout
+ * and gives up after three).
+ */
+export class LeaderlessTimer {
+  private since: number | undefined;
+
+  /** True when `member` has been without a leader for the whole bound. */
+  expired(member: Member, now: number): boolean {
+    if (!member.alive || member.lastLead !== 0n) {
+      this.since = undefined;
+      return false;
+    }
+    this.since ??= now;
+    return now - this.since >= noLeaderCancelUnits;
+  }
+}
 
 export class Connection {
   /** Member side: responses not yet sent. */
@@ -110,18 +145,19 @@ export interface WatchServerConfig {
 }
 
 /** One member incarnation's watchable store. */
-export class WatchHub {
+export class WatchHub implements MemberWatchServer {
   readonly conns = new Set<Connection>();
   private readonly synced = new Set<ServerWatcher>();
   private readonly unsynced = new Set<ServerWatcher>();
-  private noLeaderSince: number | undefined;
+  private readonly leaderless = new LeaderlessTimer();
 
   constructor(
     readonly member: Member,
     private readonly c: WatchServerConfig,
   ) {}
 
-  private get sm() {
+  private get sm(): KvStateMachine {
+    assert.ok(this.member.sm instanceof KvStateMachine, 'the watch model runs over the model state machine');
     return this.member.sm;
   }
 
@@ -293,12 +329,7 @@ export class WatchHub {
   }
 
   private cancelWithoutLeader(now: number): void {
-    if (!this.member.alive || this.member.lastLead !== 0n) {
-      this.noLeaderSince = undefined;
-      return;
-    }
-    this.noLeaderSince ??= now;
-    if (now - this.noLeaderSince < noLeaderCancelUnits) return;
+    if (!this.leaderless.expired(this.member, now)) return;
     for (const conn of this.conns) {
       if (conn.watcher?.req.requireLeader !== true || conn.broken) continue;
       this.c.count('watch-no-leader-cancel');

@@ -264,4 +264,16 @@ export class Backend {
     await this.commit();
     await this.env.close();
   }
+
+  /**
+   * Closes without committing what was written since the last commit():
+   * those writes are lost, as in a crash. For tests, which drop a
+   * simulated member's database this way.
+   */
+  async discard(): Promise<void> {
+    this.batch = [];
+    await this.lastCommit.catch(() => undefined);
+    this.overlay.clear();
+    await this.env.close();
+  }
 }
