@@ -38,6 +38,8 @@ export interface ServerConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'panic' | 'fatal';
   /** Interval of progress notifications to watchers that asked for them (etcd --experimental-watch-progress-notify-interval). */
   watchProgressNotifyIntervalMs: number;
+  /** Requests slower than this are logged as "apply request took too long" (etcd --experimental-warning-apply-duration, 100ms). */
+  warningApplyDurationMs?: number;
   /** Seed for the Raft election PRNG; tests pin it, production draws it from crypto. */
   raftSeed?: bigint;
   /** TLS of the client port (--cert-file, ...) and of the peer port (--peer-cert-file, ...). */
@@ -118,6 +120,7 @@ export interface RawServerFlags extends RawTlsFlags {
   autoCompactionMode: string;
   autoCompactionRetention: string;
   watchProgressNotifyInterval?: string;
+  warningApplyDuration?: string;
   logLevel: string;
 
   maxConcurrentStreams?: string;
@@ -206,6 +209,10 @@ export function buildServerConfig(raw: RawServerFlags): ServerConfig {
   if (watchProgressNotifyIntervalMs === undefined || watchProgressNotifyIntervalMs < 100) {
     throw new ConfigError(`--experimental-watch-progress-notify-interval: invalid duration "${raw.watchProgressNotifyInterval}" (at least 100ms)`);
   }
+  const warningApplyDurationMs = parseGoDurationMs(raw.warningApplyDuration ?? '100ms');
+  if (warningApplyDurationMs === undefined || warningApplyDurationMs <= 0) {
+    throw new ConfigError(`--experimental-warning-apply-duration: invalid duration "${raw.warningApplyDuration}" (must be positive)`);
+  }
   const logLevels = ['debug', 'info', 'warn', 'error', 'panic', 'fatal'] as const;
   const logLevel = logLevels.find((l) => l === raw.logLevel);
   if (logLevel === undefined) throw new ConfigError(`--log-level: unknown level "${raw.logLevel}"`);
@@ -247,6 +254,7 @@ export function buildServerConfig(raw: RawServerFlags): ServerConfig {
     autoCompactionMode: raw.autoCompactionMode,
     autoCompactionRetention: raw.autoCompactionRetention,
     watchProgressNotifyIntervalMs,
+    warningApplyDurationMs,
     logLevel,
     ...auth,
   };
