@@ -34,7 +34,8 @@ export function httpHandler(server: EtcdServer, options: HttpHandlerOptions = {}
       res.end();
       return;
     }
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    // Appended, not resolved: a request for //health is a path, not a host.
+    const url = new URL(`http://localhost${(req.url ?? '/').startsWith('/') ? req.url : `/${req.url}`}`);
     // etcd 3.4 still answers its beta paths: /v3beta/kv/range is /v3/kv/range.
     const path = url.pathname.startsWith('/v3beta/') ? `/v3/${url.pathname.slice('/v3beta/'.length)}` : url.pathname;
     const clean = cleanPath(path);
