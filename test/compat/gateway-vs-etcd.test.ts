@@ -219,6 +219,14 @@ describe('HTTP/JSON gateway against etcd 3.4.23', function () {
       const answer = await post(endpoints[kind], '/v3/auth/authenticate', '{"name":"alice","password":"b"}');
       tokens[kind] = (JSON.parse(answer.body) as { token: string }).token;
     }
+    // The token also travels as Grpc-Metadata-Token (grpc-gateway forwards Grpc-Metadata-* as metadata); "Bearer" is not etcd's.
+    for (const header of ['Grpc-Metadata-Token', 'Grpc-Metadata-Authorization', 'Authorization']) {
+      const answers = await Promise.all((['etcd', 'etcdts'] as const).map(async (kind) => {
+        const value = header === 'Authorization' ? `Bearer ${tokens[kind]}` : tokens[kind];
+        return comparable('', await post(endpoints[kind], '/v3/kv/range', '{"key":"Zm9v"}', { [header]: value }));
+      }));
+      assert.equal(answers[1], answers[0], header);
+    }
     await same([
       ['/v3/kv/put', '{"key":"Zm9v","value":"YWxpY2U="}', 'token'],
       ['/v3/kv/range', '{"key":"Zm9v"}', 'token'],
