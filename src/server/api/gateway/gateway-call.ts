@@ -65,6 +65,8 @@ export class GatewayCall extends EventEmitter {
   private done = false;
   private messagesWritten = 0;
   private paused = false;
+  /** The handler ran: only such a call counts in the metrics (etcd's gateway never calls gRPC for a body it cannot read). */
+  private invoked = false;
   private readonly startedMs: number;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private readonly deadline: number;
@@ -97,6 +99,7 @@ export class GatewayCall extends EventEmitter {
 
   /** Runs the handler: unary calls answer through the callback, streams through write/end. */
   invoke(): void {
+    this.invoked = true;
     this.entry.observer?.started();
     try {
       this.entry.handler(this as never, (error, value) => this.respond(error, value));
@@ -244,7 +247,7 @@ export class GatewayCall extends EventEmitter {
   private finish(code: number): void {
     this.done = true;
     clearTimeout(this.deadlineTimer);
-    this.entry.observer?.handled(code, this.startedMs);
+    if (this.invoked) this.entry.observer?.handled(code, this.startedMs);
     this.emit('finished');
     process.nextTick(() => this.emit('close'));
   }
