@@ -88,13 +88,14 @@ describe('HTTP/JSON gateway: bounds, streams and identity', function () {
     const got = JSON.parse((await post(member.endpoint, '/v3/kv/range', `{"key":"${b64('behind')}"}`)).body) as { kvs?: unknown[] };
     assert.equal(got.kvs, undefined, 'the put queued behind the watch ran');
     conn.socket.destroy();
+    await waitFor('the watch to end with its connection', async () => (await metric(member.endpoint, 'etcd_debugging_mvcc_watcher_total')) === 0, 10_000, 50);
   });
 
   it('ends a watch when its client goes', async () => {
     const watchers = await metric(member.endpoint, 'etcd_debugging_mvcc_watcher_total');
     const watch = await openStream(member.endpoint, '/v3/watch', `{"create_request":{"key":"${b64('gone')}"}}`);
     assert.match((await watch.next())!, /"created":true/);
-    assert.equal(await metric(member.endpoint, 'etcd_debugging_mvcc_watcher_total'), watchers + 1);
+    assert.equal(await metric(member.endpoint, 'etcd_debugging_mvcc_watcher_total'), watchers + 1, 'the watch is counted while its client stays');
     watch.close();
     await waitFor('the watcher to be removed', async () => (await metric(member.endpoint, 'etcd_debugging_mvcc_watcher_total')) === watchers, 10_000, 50);
   });
