@@ -8,13 +8,24 @@ import { defaultMessage, unmarshalMessage } from './jsonpb.js';
 import { routeOf } from './routes.js';
 import type { MethodSchema } from './schema.js';
 import { sendError, sendPlainError, type GatewayStatus } from './http-status.js';
-import { gatewayBodyBytesMax, gatewayCallsPerConnectionMax, parseGatewayTimeoutMs } from './limits.js';
+import { gatewayBodyBytesMax, gatewayBytesHeldMax, gatewayCallsPerConnectionMax, parseGatewayTimeoutMs } from './limits.js';
 
 /** Why a request body cannot become a request message: the status the caller gets. */
 class BadRequest extends Error {
   constructor(readonly status: GatewayStatus) {
     super(status.message);
   }
+}
+
+/** Request bytes shared by every call (gatewayBytesHeldMax). */
+interface ByteBudget {
+  take(bytes: number): boolean;
+  give(bytes: number): void;
+}
+
+export interface GatewayOptions {
+  /** Request bytes held at once over all calls (default gatewayBytesHeldMax). */
+  bytesHeldMax?: number;
 }
 
 /** What one connection has in flight: HTTP/1 answers in order, so a stream blocks everything behind it. */
@@ -41,8 +52,20 @@ export class Gateway {
   private readonly connections = new WeakMap<Socket, ConnectionCalls>();
   private readonly calls = new Set<GatewayCall>();
   private readonly bodyBytesMax: number;
+  private readonly bytesHeldMax: number;
+  private held = 0;
+  private readonly budget: ByteBudget = {
+    take: (bytes) => {
+      if (this.held + bytes > this.bytesHeldMax) return false;
+      this.held += bytes;
+      return true;
+    },
+    give: (bytes) => {
+      this.held -= bytes;
+    },
+  };
 
-  constructor(private readonly grpc: GrpcServer, definitions: ServiceDefinition[]) {
+  constructor(private readonly grpc: GrpcServer, definitions: ServiceDefinition[], options: GatewayOptions = {}) {
     for (const definition of definitions) {
       for (const method of Object.values(definition)) {
         const serialize = (method as { requestSerialize?: (value: never) => Buffer }).requestSerialize;
@@ -50,6 +73,12 @@ export class Gateway {
       }
     }
     this.bodyBytesMax = gatewayBodyBytesMax(grpc.maxReceiveMessageBytes);
+    this.bytesHeldMax = options.bytesHeldMax ?? gatewayBytesHeldMax;
+  }
+
+  /** Request bytes held now (bodies being read, stream requests not yet decoded). */
+  get bytesHeld(): number {
+    return this.held;
   }
 
   /** Serves /v3/<rest> (etcd's /v3beta/ already rewritten to /v3/). */
@@ -112,22 +141,26 @@ export class Gateway {
 
   /** Unary and server-streaming calls: the whole body is one request (empty: the default message). */
   private serveSingleRequest(req: IncomingMessage, res: ServerResponse, route: MethodSchema, entry: MethodEntry, call: GatewayCall): void {
-    readBody(req, this.bodyBytesMax).then((body) => {
-      if (call.isDone) return;
-      if (body === undefined) {
-        // The rest of the body is not read: the connection closes after the answer.
-        res.setHeader('Connection', 'close');
-        throw this.bodyTooLarge();
+    readBody(req, this.bodyBytesMax, this.budget).then((read) => {
+      try {
+        if (call.isDone) return;
+        if (read.body === undefined) {
+          // The rest of the body is not read: the connection closes after the answer.
+          res.setHeader('Connection', 'close');
+          throw read.refused === 'busy' ? this.busy() : this.bodyTooLarge();
+        }
+        const decoder = new JsonStreamDecoder();
+        decoder.push(read.body);
+        const next = decodeOrReject(decoder, 3);
+        if (next === 'more') throw new Error('a complete body cannot need more bytes');
+        const message = next === undefined ? defaultMessage(route.input) : this.unmarshal(route, next, 3);
+        const { request, bytes } = this.toRequest(route, entry, message);
+        call.request = request;
+        call.invoke();
+        call.received(bytes);
+      } finally {
+        this.budget.give(read.held);
       }
-      const decoder = new JsonStreamDecoder();
-      decoder.push(body);
-      const next = decodeOrReject(decoder, 3);
-      if (next === 'more') throw new Error('a complete body cannot need more bytes');
-      const message = next === undefined ? defaultMessage(route.input) : this.unmarshal(route, next, 3);
-      const { request, bytes } = this.toRequest(route, entry, message);
-      call.request = request;
-      call.invoke();
-      call.received(bytes);
     }).catch((err: unknown) => this.reject(call, err));
   }
 
@@ -142,11 +175,20 @@ export class Gateway {
     let ended = false;
     let started = false;
     let stopped = false;
+    // Bytes of this body taken from the shared budget: what the decoder still buffers.
+    let held = 0;
+    const settle = (): void => {
+      const kept = stopped ? 0 : decoder.buffered;
+      if (held > kept) this.budget.give(held - kept);
+      held = Math.min(held, kept);
+    };
     const stop = (): void => {
       stopped = true;
       req.pause();
+      settle();
       if (started && !call.isDone) call.emit('end');
     };
+    call.once('finished', stop);
     const pump = (): void => {
       while (!stopped && !call.isDone && !(started && call.isPaused())) {
         let message: Record<string, unknown> | undefined;
@@ -194,8 +236,16 @@ export class Gateway {
     };
     req.on('data', (chunk: Buffer) => {
       if (stopped) return;
+      if (!this.budget.take(chunk.length)) {
+        if (!started) this.reject(call, this.busy());
+        else call.destroy(asStatusError(this.busy()));
+        stop();
+        return;
+      }
+      held += chunk.length;
       decoder.push(chunk);
       pump();
+      settle();
     });
     req.on('end', () => {
       ended = true;
@@ -232,6 +282,10 @@ export class Gateway {
     }
   }
 
+  private busy(): BadRequest {
+    return new BadRequest({ code: Status.ResourceExhausted, message: `gateway: too many request bytes in flight (${this.bytesHeldMax} bytes max)` });
+  }
+
   private bodyTooLarge(): BadRequest {
     return new BadRequest({ code: Status.ResourceExhausted, message: `gateway: request body larger than max (${this.bodyBytesMax} bytes)` });
   }
@@ -266,23 +320,45 @@ function decodeOrReject(decoder: JsonStreamDecoder, code: number, final = true):
   }
 }
 
-/** The request body, or undefined once it passes `limit` bytes (the rest is not read). */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+/** A body read whole, or why not; `held` bytes were taken from the budget and must be given back. */
+interface BodyRead {
+  body?: Buffer;
+  refused?: 'too-large' | 'busy';
+  held: number;
+}
+
+/** The request body, unless it passes `limit` bytes or the shared budget runs out (the rest is then not read). */
+function readBody(req: IncomingMessage, limit: number, budget: ByteBudget): Promise<BodyRead> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let settled = false;
+    const settle = (read: BodyRead): void => {
+      settled = true;
+      req.off('data', onData);
+      resolve(read);
+    };
     const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) {
-        req.off('data', onData);
+      if (size + chunk.length > limit || !budget.take(chunk.length)) {
         req.pause();
-        resolve(undefined);
+        settle({ refused: size + chunk.length > limit ? 'too-large' : 'busy', held: size });
         return;
       }
+      size += chunk.length;
       chunks.push(chunk);
     };
     req.on('data', onData);
-    req.once('end', () => resolve(Buffer.concat(chunks, size)));
-    req.once('error', reject);
+    req.once('end', () => {
+      if (!settled) settle({ body: Buffer.concat(chunks, size), held: size });
+    });
+    // A client that goes before its body ends: what it sent is given back, once.
+    const gone = (err?: Error): void => {
+      if (settled) return;
+      settled = true;
+      budget.give(size);
+      reject(err ?? new Error('the client closed the request before its body ended'));
+    };
+    req.once('error', gone);
+    req.once('close', () => gone());
   });
 }

@@ -18,6 +18,14 @@ export function gatewayBodyBytesMax(maxReceiveMessageBytes: number): number {
 }
 
 /**
+ * Request bytes the gateway holds at once over all connections: bodies
+ * being read and requests of streams not yet decoded. Each body is bounded
+ * by gatewayBodyBytesMax, but a thousand connections uploading at once
+ * would not be; past this, a request is refused (429) instead.
+ */
+export const gatewayBytesHeldMax = 256 * 1024 * 1024;
+
+/**
  * Calls one HTTP/1 connection may have in flight. Clients send one request
  * at a time; only pipelining gets more, and Node runs pipelined requests at
  * once while answering them in order, so without a bound one connection
