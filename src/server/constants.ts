@@ -14,9 +14,11 @@ export const requestBytesMaxDefault = 1.5 * 1024 * 1024;
 /**
  * gRPC lets a message exceed --max-request-bytes by this much before refusing
  * it at the transport, as etcd does (grpcOverheadBytes), so that the server
- * can answer an oversized request with etcd's own error message.
+ * can answer an oversized request with etcd's own error message. Exactly
+ * etcd's: grpc-go's refusal names the limit ("larger than max (N vs.
+ * 2097152)" at the default), and clients see that text.
  */
-export const grpcOverheadBytes = 512 * 1024 + 8;
+export const grpcOverheadBytes = 512 * 1024;
 
 /** Largest response the server sends on one stream message (math.MaxInt32 in etcd). */
 export const responseBytesMax = 2 ** 31 - 1;

@@ -95,7 +95,7 @@ function toSimEvent(e: Event, prevValue: string | null): SimEvent {
 
 /** The simulator's commands as the requests the server proposes. */
 function toRequest(cmd: Command): InternalRaftRequest {
-  const header = { ID: 0n, username: '', authRevision: 0n };
+  const header = { ID: 0n, username: '', authRevision: 0n, fromMember: false };
   const put = (k: string, v: string, lease = 0) => ({ key: Buffer.from(k), value: Buffer.from(v), lease: BigInt(lease), prevKv: false, ignoreValue: false, ignoreLease: false });
   switch (cmd.t) {
     case 'put': return { header, put: put(cmd.k, cmd.v, cmd.lease) };

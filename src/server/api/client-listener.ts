@@ -12,6 +12,10 @@ import { leaseService } from './lease-service.js';
 import { LockService, lockService } from './lock-service.js';
 import { ElectionService, electionService } from './election-service.js';
 import { httpHandler } from './http-handler.js';
+import { HealthService } from '../../proto/gen/grpc/health/v1/health.js';
+import { ServingMonitor, healthService } from './health-service.js';
+import { memberMetrics } from './metrics/member-metrics.js';
+import { Gateway } from './gateway/gateway.js';
 import { GrpcServer, type ServiceDefinition, type ServiceImplementation } from './grpc-server/server.js';
 import { MemberListener, clientConnectionsMax, groupListenUrls } from '../listen/listener.js';
 import type { TlsCredentials } from '../tls/tls-credentials.js';
@@ -21,6 +25,8 @@ const unaryShutdownGraceMs = 2000;
 
 export interface ClientListeners {
   grpc: GrpcServer;
+  /** The HTTP/JSON gateway, calling the gRPC server's handlers. */
+  gateway: Gateway;
   /** The bound listeners, one per address of --listen-client-urls. */
   listeners: MemberListener[];
   /** Serves a connection that did not come through a listener (the in-process client's private socket). */
@@ -36,6 +42,7 @@ export interface ClientListeners {
  * node:http.
  */
 export async function startClientListeners(server: EtcdServer, urls: URL[], tls?: TlsCredentials): Promise<ClientListeners> {
+  const monitor = new ServingMonitor(server);
   const services: [ServiceDefinition, ServiceImplementation][] = [
     [KVService, kvService(server) as unknown as ServiceImplementation],
     [MaintenanceService, maintenanceService(server) as unknown as ServiceImplementation],
@@ -45,6 +52,7 @@ export async function startClientListeners(server: EtcdServer, urls: URL[], tls?
     [LockService, lockService(server) as unknown as ServiceImplementation],
     [ElectionService, electionService(server) as unknown as ServiceImplementation],
     [AuthService, authService(server) as unknown as ServiceImplementation],
+    [HealthService, healthService(monitor) as unknown as ServiceImplementation],
   ];
   const config = server.config;
   const grpc = new GrpcServer({
@@ -54,9 +62,11 @@ export async function startClientListeners(server: EtcdServer, urls: URL[], tls?
     keepaliveMinTimeMs: config.grpcKeepaliveMinTimeMs,
     keepaliveTimeMs: config.grpcKeepaliveIntervalMs,
     keepaliveTimeoutMs: config.grpcKeepaliveTimeoutMs,
+    observe: memberMetrics(server).grpc.observe,
   });
   for (const [definition, implementation] of services) grpc.addService(definition, implementation);
-  const http: HttpServer = createHttpServer(httpHandler(server));
+  const gateway = new Gateway(grpc, services.map(([definition]) => definition));
+  const http: HttpServer = createHttpServer(httpHandler(server, { gateway }));
   const httpSockets = new Set<Socket>();
   const handlers = {
     http2: (socket: Socket) => void grpc.handleConnection(socket),
@@ -79,10 +89,13 @@ export async function startClientListeners(server: EtcdServer, urls: URL[], tls?
   }
   return {
     grpc,
+    gateway,
     listeners,
     serveInternal: (socket) => void grpc.handleConnection(socket),
     close: async () => {
       await Promise.all(listeners.map((l) => l.close()));
+      monitor.stop();
+      gateway.shutdown('etcdserver: server stopped');
       // Like etcd's GracefulStop with a deadline: a put already proposed gets its answer instead of a reset.
       await grpc.shutdown(unaryShutdownGraceMs);
       http.close();

@@ -1,52 +1,77 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { posix } from 'node:path';
 import type { EtcdServer } from '../etcdserver/server.js';
 import { clusterVersion, serverVersion } from '../etcdserver/server.js';
-import { createMetrics } from './metrics.js';
+import { memberMetrics } from './metrics/member-metrics.js';
+import { HealthEndpoints } from './health-http.js';
+import type { Gateway } from './gateway/gateway.js';
+import { sendPlainError } from './gateway/http-status.js';
 import { pprofPrefix, servePprof } from './pprof.js';
 
 export interface HttpHandlerOptions {
-  /** 'metrics': the --listen-metrics-urls listener, which serves /metrics and /health only (and pprof). */
+  /** The JSON gateway, on the client URLs; a metrics-only listener has none. */
+  gateway?: Gateway;
+  /** 'metrics': the --listen-metrics-urls listener, which serves /metrics and the health endpoints only (and pprof). */
   role?: 'client' | 'metrics';
 }
 
 /**
- * Plain HTTP on the client port, beside gRPC: /health and /version as etcd
- * 3.4 serves them. The JSON gateway (/v3/...) and /metrics hang off here too,
- * and /debug/pprof/ under --enable-pprof. etcd's access controller comes
- * first: on plaintext connections the Host header must be in
- * --host-whitelist (DNS rebinding, CVE-2018-5702), and --cors decides the
- * CORS headers.
+ * Plain HTTP on a member's port, beside gRPC, as etcd 3.4 serves it: the
+ * JSON gateway at /v3/ (and /v3beta/), /metrics, /version, /health, and
+ * etcd 3.6's /livez and /readyz, and /debug/pprof/ under --enable-pprof.
+ * Like etcd's HTTP mux: its access controller first (--host-whitelist on
+ * plaintext connections, --cors headers, OPTIONS answered at once), a path
+ * that is not clean redirected to its clean form, "404 page not found" for
+ * the rest. The metrics listener (--listen-metrics-urls) uses the same
+ * handler without a gateway.
  */
 export function httpHandler(server: EtcdServer, options: HttpHandlerOptions = {}): (req: IncomingMessage, res: ServerResponse) => void {
-  const metrics = createMetrics(server);
+  const metrics = memberMetrics(server);
+  const health = new HealthEndpoints(server, metrics);
+  const gateway = options.gateway;
   const clientRole = options.role !== 'metrics';
   return (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
     if (!accessAllowed(server, req, res)) return;
+    // Appended, not resolved: a request for //health is a path, not a host.
+    const url = new URL(`http://localhost${(req.url ?? '/').startsWith('/') ? req.url : `/${req.url}`}`);
     if (server.config.enablePprof && (url.pathname === '/debug/pprof' || url.pathname.startsWith(pprofPrefix))) {
       if (url.pathname === '/debug/pprof') url.pathname = pprofPrefix;
       if (servePprof(req, res, url)) return;
     }
-    if (url.pathname === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
+    // etcd 3.4 still answers its beta paths: /v3beta/kv/range is /v3/kv/range.
+    const path = url.pathname.startsWith('/v3beta/') ? `/v3/${url.pathname.slice('/v3beta/'.length)}` : url.pathname;
+    const clean = cleanPath(path);
+    if (clean !== path) {
+      redirect(req, res, clean + url.search);
+      return;
+    }
+    if (gateway !== undefined && path === '/v3') {
+      redirect(req, res, `/v3/${url.search}`);
+      return;
+    }
+    if (gateway !== undefined && path.startsWith('/v3/')) {
+      gateway.serve(req, res, path.slice('/v3/'.length));
+      return;
+    }
+    if (path === '/metrics') {
       metrics.metrics().then((text) => {
-        res.writeHead(200, { 'content-type': metrics.contentType, 'content-length': Buffer.byteLength(text) });
+        res.writeHead(200, { 'Content-Type': metrics.contentType, 'Content-Length': Buffer.byteLength(text) });
         res.end(req.method === 'HEAD' ? undefined : text);
-      }, (err: unknown) => {
-        res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
-        res.end(`${(err as Error).message}\n`);
-      });
+      }, (err: unknown) => sendPlainError(res, 500, (err as Error).message));
       return;
     }
-    if (clientRole && url.pathname === '/version' && (req.method === 'GET' || req.method === 'HEAD')) {
-      sendJson(res, 200, { etcdserver: serverVersion, etcdcluster: clusterVersion });
+    if (clientRole && path === '/version') {
+      if (req.method !== 'GET') {
+        sendPlainError(res, 405, 'Method Not Allowed', { Allow: 'GET' });
+        return;
+      }
+      const body = JSON.stringify({ etcdserver: serverVersion, etcdcluster: clusterVersion });
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+      res.end(body);
       return;
     }
-    if (url.pathname === '/health' && (req.method === 'GET' || req.method === 'HEAD')) {
-      health(server).then((ok) => sendJson(res, ok ? 200 : 503, { health: ok ? 'true' : 'false' }));
-      return;
-    }
-    res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
-    res.end('404 page not found\n');
+    if (health.serve(req, res, path, url.searchParams)) return;
+    sendPlainError(res, 404, '404 page not found');
   };
 }
 
@@ -83,27 +108,22 @@ function accessAllowed(server: EtcdServer, req: IncomingMessage, res: ServerResp
   return true;
 }
 
-/** Healthy when there is a leader and a linearizable read barrier completes within a second. */
-async function health(server: EtcdServer): Promise<boolean> {
-  if (server.leaderId === 0n) return false;
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      server.linearizableReadBarrier(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error('timeout')), 1000);
-      }),
-    ]);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    clearTimeout(timer);
-  }
+/** Go's ServeMux cleanPath: path.Clean, keeping a trailing slash. */
+export function cleanPath(p: string): string {
+  if (p === '') return '/';
+  const rooted = p.startsWith('/') ? p : `/${p}`;
+  const cleaned = posix.normalize(rooted).replace(/\/+$/, '') || '/';
+  return rooted.endsWith('/') && cleaned !== '/' ? `${cleaned}/` : cleaned;
 }
 
-function sendJson(res: ServerResponse, code: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
+/** Go's http.Redirect with 301, as ServeMux sends it: a small HTML body for GET only. */
+function redirect(req: IncomingMessage, res: ServerResponse, location: string): void {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(301, { Location: location, 'Content-Length': 0 });
+    res.end();
+    return;
+  }
+  const body = req.method === 'GET' ? `<a href="${location}">Moved Permanently</a>.\n\n` : '';
+  res.writeHead(301, { 'Content-Type': 'text/html; charset=utf-8', Location: location, 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
 }

@@ -52,6 +52,8 @@ export function leaseService(server: EtcdServer): LeaseServer {
  */
 function keepAlive(server: EtcdServer, stream: ServerDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>): void {
   let chain: Promise<void> = Promise.resolve();
+  // Set once the call failed or was cancelled: nothing more is written. A half-close is not that:
+  // requests received before it are still answered (etcd answers each before reading the next).
   let ended = false;
   stream.on('data', (req: LeaseKeepAliveRequest) => {
     chain = chain.then(async () => {
@@ -73,8 +75,10 @@ function keepAlive(server: EtcdServer, stream: ServerDuplexStream<LeaseKeepAlive
     });
   });
   stream.on('end', () => {
-    ended = true;
-    chain.then(() => stream.end(), () => stream.end());
+    chain = chain.then(() => {
+      if (!ended) stream.end();
+      ended = true;
+    });
   });
   stream.on('error', () => {
     ended = true;

@@ -53,7 +53,8 @@ export function maintenanceService(server: EtcdServer): Partial<MaintenanceServe
     defragment: unary(async (_r, call) => {
       await admin(call);
       await server.defragment();
-      return { header: server.fillHeader(undefined) };
+      // etcd answers an empty DefragmentResponse, without a header.
+      return { header: undefined };
     }),
     hash: unary(async (_r, call) => {
       await admin(call);

@@ -19,6 +19,9 @@ import { failpoint } from '../failpoint.js';
 /** Chunk size of snapshot streams between members. */
 const snapshotChunkBytes = 1024 * 1024;
 
+/** How often each peer's round trip is measured (etcd's prober: every 4 s, reported every 30 s). */
+export const peerProbeIntervalMs = 5000;
+
 /**
  * Connects a member to its peers: the PeerTransport carries Raft messages
  * and snapshots, and this module is the member's side of it — stepping what
@@ -33,6 +36,8 @@ export class Peering implements PeerHandler, RaftTransport {
   /** Snapshot copies being sent, by destination, removed when the send settles. */
   private readonly outgoingCopies = new Map<bigint, string>();
   private snapshotSeq = 0;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private readonly probing = new Set<bigint>();
 
   constructor(private readonly server: EtcdServer, tls: Pick<PeerTransportOptions, 'tls' | 'channelCredentials'> = {}) {
     this.transport = new PeerTransport({
@@ -71,11 +76,30 @@ export class Peering implements PeerHandler, RaftTransport {
     this.server.forwardLeaseTimeToLive = (leader, req) => this.transport.forwardLeaseTimeToLive(leader, req);
     this.server.askPeerHashKV = (id, rev, timeoutMs) => this.transport.peerHashKV(id, { revision: rev }, timeoutMs);
     this.server.driver.setTransport(this);
+    this.server.peerView = { counters: () => this.transport.allCounters(), isActive: (id) => this.transport.isActive(id) };
     await this.transport.start();
+    this.probeTimer = setInterval(() => this.probePeers(), peerProbeIntervalMs).unref();
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.probeTimer);
     await this.transport.stop();
+  }
+
+  /**
+   * Measures the round trip to every peer for etcd_network_peer_round_trip_time_seconds,
+   * only while someone listens for it; a peer that does not answer has no round trip to report.
+   */
+  private probePeers(): void {
+    const report = this.server.observers.peerRoundTrip;
+    if (report === undefined) return;
+    for (const id of this.peerIds()) {
+      if (this.probing.has(id)) continue;
+      this.probing.add(id);
+      this.transport.roundTrip(id, peerProbeIntervalMs)
+        .then((seconds) => report(id, seconds), () => undefined)
+        .finally(() => this.probing.delete(id));
+    }
   }
 
   /**

@@ -84,8 +84,19 @@ export class RaftNode implements ConsensusDriver {
    * 1 ms, which was the whole latency of a lone read on an idle member.
    */
   private readTimer: NodeJS.Immediate | undefined;
-  /** Counters the metrics endpoint will read. */
-  readonly counters = { readies: 0, walSaves: 0, entriesPersisted: 0, messagesSent: 0, leaderChanges: 0, snapshotsTaken: 0 };
+  /**
+   * Counters the metrics endpoint reads. leadersSeen counts as etcd's
+   * leader_changes_seen_total does: each time a leader other than the last
+   * one known appears. heartbeatSendFailures counts heartbeats the leader
+   * sent more than two heartbeat intervals after the previous one to the
+   * same peer (etcd's timeout detector): the leader's loop was held up,
+   * most often by a slow disk.
+   */
+  readonly counters = {
+    readies: 0, walSaves: 0, entriesPersisted: 0, messagesSent: 0, leaderChanges: 0, snapshotsTaken: 0, leadersSeen: 0, heartbeatSendFailures: 0,
+  };
+  /** When the last heartbeat went to each peer, while this member leads. */
+  private readonly heartbeatSentAt = new Map<bigint, number>();
 
   constructor(private readonly options: RaftNodeOptions) {
     this.rn = options.rawNode;
@@ -110,6 +121,11 @@ export class RaftNode implements ConsensusDriver {
 
   get status() {
     return this.rn.status();
+  }
+
+  /** The WAL this driver writes (its fsyncs are timed for metrics). */
+  get wal(): Wal {
+    return this.options.wal;
   }
 
   setTransport(transport: RaftTransport): void {
@@ -352,14 +368,33 @@ export class RaftNode implements ConsensusDriver {
     for (const m of messages) {
       if (m.type === MessageType.MsgSnap) this.transport.sendSnapshot(m);
       else regular.push(m);
+      if (m.type === MessageType.MsgHeartbeat) this.observeHeartbeat(m.to);
     }
     this.counters.messagesSent += regular.length;
     if (regular.length > 0) this.transport.send(regular);
   }
 
+  /** etcd's timeout detector: a heartbeat later than two intervals after the last one to the same peer. */
+  private observeHeartbeat(to: bigint): void {
+    const now = performance.now();
+    const last = this.heartbeatSentAt.get(to);
+    this.heartbeatSentAt.set(to, now);
+    if (last === undefined) return;
+    const exceededMs = now - last - 2 * this.options.heartbeatIntervalMs;
+    if (exceededMs <= 0) return;
+    this.counters.heartbeatSendFailures++;
+    this.options.log.warn({
+      to: to.toString(16), 'heartbeat-interval': `${this.options.heartbeatIntervalMs}ms`,
+      'expected-duration': `${2 * this.options.heartbeatIntervalMs}ms`, 'exceeded-duration': `${Math.round(exceededMs)}ms`,
+    }, 'leader failed to send out heartbeat on time; took too long, leader is overloaded likely from slow disk');
+  }
+
   private onSoftState(soft: SoftState): void {
     const wasLeader = this.raftState === 'leader';
     this.raftState = soft.raftState;
+    if (soft.lead !== 0n && soft.lead !== this.leaderId) this.counters.leadersSeen++;
+    // A new term of leadership starts the heartbeat clock again.
+    if (this.raftState === 'leader' && !wasLeader) this.heartbeatSentAt.clear();
     if (soft.lead !== this.leaderId || wasLeader !== this.isLeader) {
       this.counters.leaderChanges++;
       if (soft.lead !== this.leaderId) this.logLeader(this.leaderId, soft.lead);

@@ -49,6 +49,8 @@ import { SimpleTokenProvider } from '../auth/simple-token.js';
 import { JwtTokenProvider } from '../auth/jwt-token.js';
 import { BcryptPool } from '../auth/bcrypt.js';
 import { AuthRequests } from './auth-requests.js';
+import { SlowRequestLog } from './slow-requests.js';
+import type { MemberObservers, PeerView } from './observers.js';
 
 const metaConsistentIndex = Buffer.from('consistent_index');
 
@@ -164,13 +166,24 @@ export class EtcdServer implements StateMachine {
   internalEndpoint: string | undefined;
   /** Credentials to dial another member's https:// client URL (set from the client TLS flags). */
   clientChannelCredentials: (() => ChannelCredentials) | undefined;
-  /** Counters the metrics endpoint will read. */
+  /**
+   * Counters the metrics endpoint reads. proposalsFailed counts as etcd's
+   * proposals_failed_total: proposals Raft refused (no leader, leadership
+   * lost) or that timed out waiting to be applied; a request applied with
+   * an error (permission denied, compare failed) is not a failed proposal.
+   */
   readonly counters = { proposalsApplied: 0, proposalsFailed: 0, applyBatches: 0 };
   /** A peer's HashKV over the peer port (set once the transport runs). */
   askPeerHashKV: ((id: bigint, rev: bigint, timeoutMs: number) => Promise<HashKVResponse>) | undefined;
   /** Hashes recorded at each applied compaction, for the compaction hash check. */
   readonly compactionHashes = new CompactionHashes();
   private corruptionMonitor: CorruptionMonitor | undefined;
+  /** Requests slower than --experimental-warning-apply-duration, logged and counted. */
+  readonly slowRequests: SlowRequestLog;
+  /** Hooks of the metrics layer (src/server/api/metrics.ts). */
+  readonly observers: MemberObservers = {};
+  /** The peer transport's counters, once peering runs. */
+  peerView: PeerView | undefined;
 
   private constructor(readonly config: ServerConfig, readonly log: Logger, readonly clock: Clock, boot: RaftBoot) {
     this.memberId = boot.memberId;
@@ -213,7 +226,11 @@ export class EtcdServer implements StateMachine {
     this.currentConfState = storedConf !== undefined ? ConfState.decode(storedConf) : { voters: [], learners: [] };
     this.ids = new IdGenerator(this.memberId, Date.now());
     this.requestTimeoutMs = 5000 + 2 * config.electionTimeoutMs;
-    this.waits = new WaitRegistry<ApplyResult>(this.requestTimeoutMs, () => new TimeoutError());
+    this.waits = new WaitRegistry<ApplyResult>(this.requestTimeoutMs, () => {
+      this.counters.proposalsFailed++;
+      return new TimeoutError();
+    });
+    this.slowRequests = new SlowRequestLog(log, config.warningApplyDurationMs, () => this.auth.enabled);
     if (boot.kind === 'restart') boot.storage.setConfState(this.currentConfState);
     if (boot.kind === 'restart' && config.forceNewCluster) this.forceNewCluster(boot);
     const rawNode = new RawNode({
@@ -360,6 +377,11 @@ export class EtcdServer implements StateMachine {
     return this.cluster.member(this.memberId)?.isLearner ?? false;
   }
 
+  /** Proposals made here and not applied yet (etcd_server_proposals_pending). */
+  get proposalsPending(): number {
+    return this.waits.size;
+  }
+
   /** Fills the parts of a response header that the API layer owns (etcd's header.fill). */
   fillHeader(h: ResponseHeader | undefined): ResponseHeader {
     const filled = h ?? { clusterId: 0n, memberId: 0n, revision: 0n, raftTerm: 0n };
@@ -374,8 +396,19 @@ export class EtcdServer implements StateMachine {
 
   async range(r: RangeRequest, ai?: AuthInfo): Promise<RangeResponse> {
     if (this.alarms.has(AlarmType.CORRUPT)) throw new CorruptError();
-    if (!r.serializable) await this.linearizableReadBarrier();
-    return this.authorizedRead(ai, (current) => checkRange(this.auth, current, r), () => applyRange(this.store.read(), r));
+    const started = performance.now();
+    let response: RangeResponse | undefined;
+    let error: unknown;
+    try {
+      if (!r.serializable) await this.linearizableReadBarrier();
+      response = this.authorizedRead(ai, (current) => checkRange(this.auth, current, r), () => applyRange(this.store.read(), r));
+      return response;
+    } catch (err) {
+      error = err;
+      throw err;
+    } finally {
+      this.slowRequests.range(r, performance.now() - started, response, error);
+    }
   }
 
   /**
@@ -414,13 +447,25 @@ export class EtcdServer implements StateMachine {
   }
 
   async txn(r: TxnRequest, origin?: RequestOrigin): Promise<TxnResponse> {
-    if (isTxnReadonly(r)) {
-      if (!isTxnSerializable(r)) await this.linearizableReadBarrier();
-      const ai = origin === 'member' ? undefined : origin;
-      return this.authorizedRead(ai, (current) => checkTxn(this.auth, current, r, this.leaseKeys), () => applyTxn(this.store, r, this.applier.leases));
-    }
+    if (isTxnReadonly(r)) return this.readOnlyTxn(r, origin === 'member' ? undefined : origin);
     this.checkQuota({ txn: r });
     return (await this.proposeAndWait({ txn: r }, origin)) as TxnResponse;
+  }
+
+  private async readOnlyTxn(r: TxnRequest, ai: AuthInfo | undefined): Promise<TxnResponse> {
+    const started = performance.now();
+    let response: TxnResponse | undefined;
+    let error: unknown;
+    try {
+      if (!isTxnSerializable(r)) await this.linearizableReadBarrier();
+      response = this.authorizedRead(ai, (current) => checkTxn(this.auth, current, r, this.leaseKeys), () => applyTxn(this.store, r, this.applier.leases));
+      return response;
+    } catch (err) {
+      error = err;
+      throw err;
+    } finally {
+      this.slowRequests.txn(r, performance.now() - started, response, error);
+    }
   }
 
   /** The keys attached to each lease, for the permission checks of lease operations. */
@@ -888,6 +933,7 @@ export class EtcdServer implements StateMachine {
     try {
       propose();
     } catch (err) {
+      this.counters.proposalsFailed++;
       this.waits.fail(id, err as Error);
     }
     return done;
@@ -898,6 +944,8 @@ export class EtcdServer implements StateMachine {
   /** Applies committed entries in log order; results go to the proposers waiting on this member. */
   applyEntries(entries: Entry[]): void {
     const results: Array<[bigint, ApplyResult]> = [];
+    // One clock read per entry: each entry's apply time is the gap since the previous one finished.
+    let clock = performance.now();
     for (const entry of entries) {
       if (entry.index <= this.appliedIndex) continue;
       assert.equal(entry.index, this.appliedIndex + 1n, `apply out of order: ${entry.index} after ${this.appliedIndex}`);
@@ -905,13 +953,14 @@ export class EtcdServer implements StateMachine {
         const cc = ConfChange.decode(entry.data);
         const result = this.applyConfChangeEntry(cc);
         if (this.waits.isRegistered(cc.id)) results.push([cc.id, result]);
+        clock = performance.now();
       } else if (entry.data.length > 0) {
         const request = InternalRaftRequest.decode(entry.data);
-        const started = performance.now();
         const result = this.applier.apply(request, entry.index);
-        this.maybeWarnSlowApply(started, request);
         if (result.physical !== undefined && request.compaction !== undefined) this.logCompaction(request.compaction.revision, result.physical);
-        if (result.error !== undefined) this.counters.proposalsFailed++;
+        const now = performance.now();
+        if (now - clock > this.slowRequests.thresholdMs) this.slowRequests.applied(request, now - clock, result);
+        clock = now;
         if (result.error instanceof NoSpaceError) this.raiseNoSpace();
         if (request.header !== undefined && this.waits.isRegistered(request.header.ID)) results.push([request.header.ID, result]);
       }
@@ -1004,14 +1053,6 @@ export class EtcdServer implements StateMachine {
     this.onMembershipChange?.(this.cluster.list());
     this.log.info({ ...snapFields, 'current-applied-index': this.appliedIndex }, 'applied snapshot');
     this.notifyApplied();
-  }
-
-  /** etcd's --experimental-warning-apply-duration: an apply slower than this is named in the log. */
-  private maybeWarnSlowApply(started: number, request: InternalRaftRequest): void {
-    const took = performance.now() - started;
-    if (took <= this.config.warningApplyDurationMs) return;
-    const kind = Object.keys(request).find((k) => k !== 'header' && (request as unknown as Record<string, unknown>)[k] !== undefined) ?? 'unknown';
-    this.log.warn({ took: `${took.toFixed(3)}ms`, 'expected-duration': `${this.config.warningApplyDurationMs}ms`, 'request-kind': kind }, 'apply request took too long');
   }
 
   private logCompaction(revision: bigint, physical: Promise<void>): void {

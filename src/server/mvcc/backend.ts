@@ -48,6 +48,8 @@ export class Backend {
   private cachedSize: number | undefined;
   /** Counters that metrics will read. */
   readonly stats = { commits: 0, writesCommitted: 0, commitMsTotal: 0 };
+  /** Told how long each commit took to become durable, in seconds (etcd_disk_backend_commit_duration_seconds). */
+  onCommitSeconds: ((seconds: number) => void) | undefined;
 
   private constructor(readonly path: string, private readonly options: BackendOptions) {
     if (!options.readOnly) mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -165,7 +167,9 @@ export class Backend {
       this.commitsInFlight--;
       this.stats.commits++;
       this.stats.writesCommitted += writes.length;
-      this.stats.commitMsTotal += performance.now() - started;
+      const ms = performance.now() - started;
+      this.stats.commitMsTotal += ms;
+      this.onCommitSeconds?.(ms / 1000);
       this.cachedSize = undefined;
       // Make the committed data visible to this thread's reads before the
       // overlay stops covering it.

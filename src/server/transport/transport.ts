@@ -8,7 +8,7 @@ import {
   LeaseTimeToLiveRequest,
   LeaseTimeToLiveResponse,
 } from '../../proto/gen/etcdserverpb/rpc.js';
-import type { MembersResponse, PeerHeader } from '../../proto/gen/etcdtspb/peer.js';
+import { MembersRequest, MembersResponse, type PeerHeader } from '../../proto/gen/etcdtspb/peer.js';
 import { MessageType, type Message } from '../../proto/gen/etcdtspb/raft.js';
 import { resolveSettings, type Settings, type TransportEnv } from './env.js';
 import {
@@ -310,6 +310,19 @@ export class PeerTransport {
       if (se.code === Status.UNAVAILABLE) this.dropRpcClient(id);
       throw new ForwardError(se.code ?? Status.UNKNOWN, se.details ?? String(err));
     }
+  }
+
+  /**
+   * Times one small call to the peer (Members) over the connection forwarded
+   * calls use: the round trip etcd's prober measures for
+   * etcd_network_peer_round_trip_time_seconds. Resolves with seconds;
+   * rejects like a forwarded call.
+   */
+  async roundTrip(id: bigint, timeoutMs?: number): Promise<number> {
+    const started = performance.now();
+    const header = { clusterId: this.clusterId, from: this.memberId, to: id };
+    await this.forward(id, paths.members, { req: MembersRequest, res: MembersResponse }, { header }, timeoutMs);
+    return (performance.now() - started) / 1000;
   }
 
   /** True while a stream with the peer (ours to it, or its to us) is up. */

@@ -105,6 +105,11 @@ export class Wal {
   /** Last entry index and hard state accepted by save() (ahead of what is on disk while queued). */
   private queuedLastIndex: bigint;
   private queuedHardState: HardState;
+  /**
+   * Told how long each sync of the segment being written took, in seconds,
+   * where etcd observes etcd_disk_wal_fsync_duration_seconds (appends and cuts).
+   */
+  onSyncSeconds: ((seconds: number) => void) | undefined;
 
   private constructor(
     readonly dir: string,
@@ -409,13 +414,19 @@ export class Wal {
     }
     failpoint('walBeforeSync');
     if (this.options.noSync !== true) {
-      await this.tailFile.datasync();
+      await this.timedSync(() => this.tailFile.datasync());
       this.counters.syncs++;
     }
     failpoint('walAfterSync');
     this.syncStart = true;
     this.counters.records += records.length;
     this.counters.bytes += buf.length;
+  }
+
+  private async timedSync(sync: () => Promise<void>): Promise<void> {
+    const started = performance.now();
+    await sync();
+    this.onSyncSeconds?.((performance.now() - started) / 1000);
   }
 
   /**
@@ -427,7 +438,7 @@ export class Wal {
   private async cut(): Promise<void> {
     failpoint('walBeforeCut');
     await this.tailFile.truncate(this.offset);
-    if (this.options.noSync !== true) await this.tailFile.sync();
+    if (this.options.noSync !== true) await this.timedSync(() => this.tailFile.sync());
     const previous = this.segments[this.segments.length - 1]!;
     const seq = previous.seq + 1n;
     const firstIndex = this.lastIndex + 1n;

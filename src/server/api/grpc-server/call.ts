@@ -35,6 +35,37 @@ export interface MethodEntry {
   /** The implementation as written for grpc-js: (call, callback) for unary and client streaming, (call) otherwise. */
   handler: (call: ServerCall, callback: UnaryCallback) => void;
   maxSendMessageBytes: number;
+  /** Told about every call of this method, for metrics; undefined when nobody listens. */
+  observer: MethodObserver | undefined;
+}
+
+/**
+ * What a metrics layer learns of the calls of one method (go-grpc-prometheus's
+ * server reporter): one object per method, made when the method is
+ * registered, so that a call costs a few counter increments and allocates
+ * nothing. Message sizes are the protobuf bytes (etcd's codec counts those).
+ */
+export interface MethodObserver {
+  started(): void;
+  received(bytes: number): void;
+  sent(bytes: number): void;
+  /** The call ended with status `code`; it started at `startedMs` (performance.now()). */
+  handled(code: number, startedMs: number): void;
+}
+
+/**
+ * grpc-js's AuthContext of a connection: TLS or not, and the client
+ * certificate when the handshake verified one (the gateway's calls use this
+ * too, so a certificate names the same user over HTTP as over gRPC).
+ */
+export function socketAuthContext(socket: unknown): AuthContext {
+  if (!(socket instanceof TLSSocket)) return {};
+  // Only a certificate the handshake verified: with requestCert but without rejectUnauthorized
+  // an unverified one would show up here too.
+  if (!socket.authorized) return { transportSecurityType: 'ssl' };
+  const certificate = socket.getPeerCertificate();
+  const present = certificate !== null && Object.keys(certificate).length > 0;
+  return present ? { transportSecurityType: 'ssl', sslPeerCertificate: certificate } : { transportSecurityType: 'ssl' };
 }
 
 /** grpc-js's sendUnaryData: (error, value, trailer?, flags?). */
@@ -112,6 +143,7 @@ export class ServerCall extends EventEmitter implements StreamListener {
   private readonly deadline: number;
   private metadataCache: CallMetadata | undefined;
   private userPaused = false;
+  private readonly startedMs: number;
 
   constructor(
     private readonly stream: ServerStream,
@@ -122,6 +154,7 @@ export class ServerCall extends EventEmitter implements StreamListener {
     timeoutMs: number | undefined,
   ) {
     super();
+    this.startedMs = method.observer === undefined ? 0 : performance.now();
     if (timeoutMs === undefined) {
       this.deadline = Infinity;
     } else {
@@ -134,6 +167,7 @@ export class ServerCall extends EventEmitter implements StreamListener {
 
   /** Runs the handler now for calls that stream requests; unary and server-streaming calls wait for their request. */
   start(): void {
+    this.method.observer?.started();
     const kind = this.method.kind;
     if (kind === 'clientStream' || kind === 'bidi') {
       this.invoke();
@@ -159,14 +193,7 @@ export class ServerCall extends EventEmitter implements StreamListener {
   }
 
   getAuthContext(): AuthContext {
-    const socket = this.peer.socket;
-    if (!(socket instanceof TLSSocket)) return {};
-    // Only a certificate the handshake verified: with requestCert but without rejectUnauthorized
-    // an unverified one would show up here too.
-    if (!socket.authorized) return { transportSecurityType: 'ssl' };
-    const certificate = socket.getPeerCertificate();
-    const present = certificate !== null && Object.keys(certificate).length > 0;
-    return present ? { transportSecurityType: 'ssl', sslPeerCertificate: certificate } : { transportSecurityType: 'ssl' };
+    return socketAuthContext(this.peer.socket);
   }
 
   /** The deadline in ms since the epoch, or Infinity (grpc-js's Deadline). */
@@ -198,6 +225,7 @@ export class ServerCall extends EventEmitter implements StreamListener {
     }
     const bytes = this.serialize(value);
     if (bytes === undefined) return true;
+    this.method.observer?.sent(bytes.length);
     if (!this.stream.headersSent) this.stream.sendHeaders(responseHeadersBlock);
     return this.stream.sendMessage(bytes, sent);
   }
@@ -223,7 +251,7 @@ export class ServerCall extends EventEmitter implements StreamListener {
       this.endWithError(error);
       return this;
     }
-    this.finish();
+    this.finish(Status.Cancelled);
     this.stream.reset(ErrorCode.Cancel);
     process.nextTick(() => this.emit('close'));
     return this;
@@ -330,6 +358,7 @@ export class ServerCall extends EventEmitter implements StreamListener {
     }
     const request = this.deserialize(message);
     if (request === undecodable) return;
+    this.method.observer?.received(message.length);
     this.guard(() => this.emit('data', request));
   }
 
@@ -349,13 +378,14 @@ export class ServerCall extends EventEmitter implements StreamListener {
     this.stream.release(message.length);
     const request = this.deserialize(message);
     if (request === undecodable) return;
+    this.method.observer?.received(message.length);
     this.request = request;
     this.invoke();
   }
 
   onCancel(): void {
     if (this.done) return;
-    this.finish();
+    this.finish(Status.Cancelled);
     this.cancelled = true;
     this.emit('cancelled', 'cancelled');
     this.emit('close');
@@ -398,7 +428,8 @@ export class ServerCall extends EventEmitter implements StreamListener {
     }
     const bytes = this.serialize(value);
     if (bytes === undefined) return;
-    this.finish();
+    this.method.observer?.sent(bytes.length);
+    this.finish(Status.Ok);
     const trailers = trailer === null || trailer === undefined ? trailersBlock(Status.Ok, '', [], false) : trailersBlock(Status.Ok, '', metadataFields(trailer), false);
     this.stream.sendUnary(responseHeadersBlock, bytes, trailers);
   }
@@ -410,7 +441,7 @@ export class ServerCall extends EventEmitter implements StreamListener {
 
   private sendStatus(code: number, details: string, metadata: OutgoingMetadata | null): void {
     if (this.done) return;
-    this.finish();
+    this.finish(code);
     this.stream.sendTrailers(trailersBlock(code, details, metadataFields(metadata), !this.stream.headersSent));
     process.nextTick(() => this.emit('close'));
   }
@@ -423,9 +454,10 @@ export class ServerCall extends EventEmitter implements StreamListener {
     this.emit('cancelled', 'cancelled');
   }
 
-  private finish(): void {
+  private finish(code: number): void {
     this.done = true;
     clearTimeout(this.deadlineTimer);
+    this.method.observer?.handled(code, this.startedMs);
   }
 
   private serialize(value: unknown): Buffer | undefined {

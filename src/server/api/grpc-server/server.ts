@@ -9,7 +9,7 @@ import {
 } from './limits.js';
 import { MemoryBudget } from './memory-budget.js';
 import { parseTimeoutMs, trailersBlock } from './metadata.js';
-import { ServerCall, Status, type CallKind, type MethodEntry } from './call.js';
+import { ServerCall, Status, type CallKind, type MethodEntry, type MethodObserver } from './call.js';
 import { messagePrefixBytes, type ServerStream } from './stream.js';
 
 /** One method of a service definition, as ts-proto and grpc-js generate them. */
@@ -61,6 +61,8 @@ export interface GrpcServerOptions {
   idleTimeoutMs?: number;
   /** Memory all connections of this server may hold together (512 MiB; memory-budget.ts). */
   memoryBytesMax?: number;
+  /** Makes the metrics observer of each method as it is registered (see MethodObserver). */
+  observe?: (path: string, kind: CallKind) => MethodObserver | undefined;
 }
 
 
@@ -82,6 +84,7 @@ export class GrpcServer implements RequestHandler {
   private readonly connections = new Set<Http2Connection>();
   private readonly connectionOptions: ConnectionOptions;
   private readonly maxSendMessageBytes: number;
+  private readonly observe: GrpcServerOptions['observe'];
   private shuttingDown = false;
   private onLastConnectionClosed: (() => void) | undefined;
   /** The budget every connection of this server shares (memory-budget.ts); a server per listener kind, a budget each. */
@@ -92,6 +95,7 @@ export class GrpcServer implements RequestHandler {
   constructor(options: GrpcServerOptions = {}) {
     const maxReceive = options.maxReceiveMessageBytes ?? maxReceiveMessageBytesDefault;
     this.maxSendMessageBytes = options.maxSendMessageBytes ?? windowBytesMax;
+    this.observe = options.observe;
     const maxConcurrentStreams = options.maxConcurrentStreams ?? maxConcurrentStreamsDefault;
     if (!Number.isInteger(maxConcurrentStreams) || maxConcurrentStreams < 0 || maxConcurrentStreams > maxConcurrentStreamsDefault) {
       throw new RangeError(`maxConcurrentStreams must be an integer from 0 to ${maxConcurrentStreamsDefault}, not ${maxConcurrentStreams}`);
@@ -137,6 +141,7 @@ export class GrpcServer implements RequestHandler {
         serialize: definition.responseSerialize as (value: unknown) => Buffer,
         handler: typeof handler === 'function' ? (handler as MethodEntry['handler']).bind(implementation) : notImplemented(definition.path, kind),
         maxSendMessageBytes: this.maxSendMessageBytes,
+        observer: this.observe?.(definition.path, kind),
       });
       this.services.add(serviceOf(definition.path));
     }
@@ -158,6 +163,16 @@ export class GrpcServer implements RequestHandler {
   private sweep(): void {
     const now = performance.now();
     for (const connection of this.connections) connection.tick(now);
+  }
+
+  /** The method registered at `path`, for the HTTP/JSON gateway, which calls the same handlers. */
+  lookup(path: string): MethodEntry | undefined {
+    return this.methods.get(path);
+  }
+
+  /** The largest request message accepted, which the gateway applies to the requests it encodes. */
+  get maxReceiveMessageBytes(): number {
+    return this.connectionOptions.maxReceiveMessageBytes;
   }
 
   get connectionCount(): number {
