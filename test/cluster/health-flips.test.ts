@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Metadata, credentials, type ServiceError } from '@grpc/grpc-js';
 import { HealthCheckResponse_ServingStatus as Serving, HealthClient, type HealthCheckResponse } from '../../src/proto/gen/grpc/health/v1/health.js';
 import { leaderOf, startCluster, type Cluster, type ClusterMember } from '../support/cluster.js';
-import { goAvailable, goTool } from '../support/go-tools.js';
+import { goTool, requireGo } from '../support/go-tools.js';
 import { get, post } from '../support/http-json.js';
 import { killAll, removeTempDirs, start, waitFor } from '../support/procs.js';
 
@@ -75,10 +75,9 @@ describe('health probes flip with the cluster\'s troubles, and back', function (
     const leader = await leaderOf(cluster);
     const follower = cluster.members.find((m) => m.name !== leader)!;
     // grpc-go's own client watches the follower's status through the outage.
-    const watcher = goAvailable()
-      ? start(await goTool('healthprobe'), ['-addr', `127.0.0.1:${follower.clientPort}`, '-mode', 'watch', '-n', '3', '-timeout', '120s'])
-      : undefined;
-    if (watcher !== undefined) await waitFor('the watch to see SERVING', () => watcher.output().includes('SERVING'), 10_000, 50);
+    requireGo();
+    const watcher = start(await goTool('healthprobe'), ['-addr', `127.0.0.1:${follower.clientPort}`, '-mode', 'watch', '-n', '3', '-timeout', '120s']);
+    await waitFor('the watch to see SERVING', () => watcher.output().includes('SERVING'), 10_000, 50);
     await cluster.kill(leader);
     const seen = { health: false, readyz: false, grpc: false };
     const livez: number[] = [];

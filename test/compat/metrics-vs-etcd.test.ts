@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { GrpcMetrics } from '../../src/server/api/metrics/grpc-metrics.js';
 import { startCluster, type Cluster } from '../support/cluster.js';
-import { goAvailable, goTool } from '../support/go-tools.js';
+import { goTool, requireGo } from '../support/go-tools.js';
 import { get, openStream, post } from '../support/http-json.js';
 import { killAll, removeTempDirs, run, waitFor } from '../support/procs.js';
 import { realEtcdAvailable } from '../support/real-etcd.js';
@@ -69,7 +69,8 @@ describe('/metrics against etcd 3.4.23', function () {
   let ref: Cluster;
 
   before(async function () {
-    if (!realEtcdAvailable() || !goAvailable()) this.skip();
+    if (!realEtcdAvailable()) this.skip();
+    requireGo();
     promparse = await goTool('promparse');
     [ours, ref] = await Promise.all([startCluster({ size: 2 }), startCluster({ size: 2, kind: 'etcd', extraArgs: ['--metrics', 'extensive'] })]);
   });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Metadata, credentials, status as Status, type ServiceError } from '@grpc/grpc-js';
 import { HealthCheckResponse_ServingStatus as Serving, HealthClient, type HealthCheckResponse } from '../../src/proto/gen/grpc/health/v1/health.js';
 import { startEtcdts, type EtcdtsMember } from '../support/etcdts.js';
-import { goAvailable, goTool } from '../support/go-tools.js';
+import { goTool, requireGo } from '../support/go-tools.js';
 import { get } from '../support/http-json.js';
 import { killAll, removeTempDirs, run } from '../support/procs.js';
 
@@ -75,8 +75,8 @@ describe('health probes of a member', function () {
     }
   });
 
-  it('serves grpc.health.v1 to grpc-go\'s generated client, as load balancers probe it', async function () {
-    if (!goAvailable()) this.skip();
+  it('serves grpc.health.v1 to grpc-go\'s generated client, as load balancers probe it', async () => {
+    requireGo();
     const probe = await goTool('healthprobe');
     const addr = `127.0.0.1:${member.clientPort}`;
     const answers = await Promise.all([
