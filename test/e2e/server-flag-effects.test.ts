@@ -27,11 +27,11 @@ describe('member flags take effect', function () {
   it('--backend-batch-limit=1 commits the backend after every write; a long --backend-batch-interval with a large limit defers them', async () => {
     const eager = await startEtcdts({ extraArgs: ['--backend-batch-limit=1'] });
     const lazy = await startEtcdts({ extraArgs: ['--backend-batch-interval=1h', '--backend-batch-limit=100000'] });
-    const before = [await metric(eager, 'etcd_debugging_disk_backend_commit_total'), await metric(lazy, 'etcd_debugging_disk_backend_commit_total')];
+    const before = [await metric(eager, 'etcd_disk_backend_commit_duration_seconds_count'), await metric(lazy, 'etcd_disk_backend_commit_duration_seconds_count')];
     await puts(eager, 20);
     await puts(lazy, 20);
-    assert.ok(await metric(eager, 'etcd_debugging_disk_backend_commit_total') - before[0]! >= 20);
-    assert.equal(await metric(lazy, 'etcd_debugging_disk_backend_commit_total') - before[1]!, 0);
+    assert.ok(await metric(eager, 'etcd_disk_backend_commit_duration_seconds_count') - before[0]! >= 20);
+    assert.equal(await metric(lazy, 'etcd_disk_backend_commit_duration_seconds_count') - before[1]!, 0);
   });
 
   it('--unsafe-no-fsync: the WAL is written without a single fsync', async () => {
@@ -39,8 +39,8 @@ describe('member flags take effect', function () {
     const unsafe = await startEtcdts({ extraArgs: ['--unsafe-no-fsync'] });
     await puts(safe, 5);
     await puts(unsafe, 5);
-    assert.ok(await metric(safe, 'etcd_disk_wal_fsync_total') > 0);
-    assert.equal(await metric(unsafe, 'etcd_disk_wal_fsync_total'), 0);
+    assert.ok(await metric(safe, 'etcd_disk_wal_fsync_duration_seconds_count') > 0);
+    assert.equal(await metric(unsafe, 'etcd_disk_wal_fsync_duration_seconds_count'), 0);
   });
 
   it('--snapshot-count takes a snapshot every N entries; --max-snapshots keeps that many files (0 keeps all)', async () => {

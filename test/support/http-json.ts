@@ -10,14 +10,24 @@ export interface HttpAnswer {
   body: string;
 }
 
+/** How long one request may take before the test fails naming it (instead of the whole test timing out). */
+const requestTimeoutMs = 30_000;
+
 export async function post(endpoint: string, path: string, body: string | Buffer | undefined, headers: Record<string, string> = {}): Promise<HttpAnswer> {
-  const res = await fetch(`${endpoint}${path}`, { method: 'POST', body, headers, redirect: 'manual' });
-  return { status: res.status, contentType: res.headers.get('content-type') ?? '', body: await res.text() };
+  return answer(`POST ${endpoint}${path}`, () => fetch(`${endpoint}${path}`, { method: 'POST', body, headers, redirect: 'manual', signal: AbortSignal.timeout(requestTimeoutMs) }));
 }
 
 export async function get(endpoint: string, path: string, method = 'GET'): Promise<HttpAnswer> {
-  const res = await fetch(`${endpoint}${path}`, { method, redirect: 'manual' });
-  return { status: res.status, contentType: res.headers.get('content-type') ?? '', body: await res.text() };
+  return answer(`${method} ${endpoint}${path}`, () => fetch(`${endpoint}${path}`, { method, redirect: 'manual', signal: AbortSignal.timeout(requestTimeoutMs) }));
+}
+
+async function answer(what: string, request: () => Promise<Response>): Promise<HttpAnswer> {
+  try {
+    const res = await request();
+    return { status: res.status, contentType: res.headers.get('content-type') ?? '', body: await res.text() };
+  } catch (err) {
+    throw new Error(`${what}: ${(err as Error).message}`);
+  }
 }
 
 /** A streaming answer (watch, keep-alive, observe, snapshot), read one JSON line at a time. */
