@@ -1,7 +1,20 @@
 #!/usr/bin/env node
-import { execute } from '@oclif/core';
-import { reorderGlobalFlags } from '../dist/src/cli/argv.js';
+'use strict';
+// The CLI's entry point. It is CommonJS (bin/package.json): starting Node's
+// ES module loader would cost every call several milliseconds. It runs the
+// bundle (scripts/bundle-cli.mjs) with V8's code cache kept beside it: a
+// shell script calling etcdts in a loop pays the start-up on every call.
+const { join } = require('node:path');
+const { requireWithCodeCache } = require('../dist/cli/code-cache.cjs');
 
-// etcdctl scripts often put global flags before the command
-// (`etcdctl --endpoints=$EP get foo`); oclif wants the command first.
-await execute({ dir: import.meta.url, args: reorderGlobalFlags(process.argv.slice(2)) });
+const root = join(__dirname, '..');
+const bundle = join(root, 'dist', 'cli', 'etcdts.cjs');
+const cli = requireWithCodeCache(bundle, `${bundle}.cache`);
+const argv = process.argv.slice(2);
+// The cache learns each kind of run (a command, or its help) the first time
+// one runs after a build, then serves it: what a run compiles is known only
+// once it has run.
+const kind = cli.exports.runKind(argv);
+if (!cli.learnt.has(kind)) process.once('exit', () => cli.saveCache(kind));
+// oclif finds package.json from `root` (bin/ has its own, for the module type only).
+void cli.exports.run(root, argv);
