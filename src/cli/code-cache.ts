@@ -1,5 +1,5 @@
 import { isAscii } from 'node:buffer';
-import { readFileSync, realpathSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { Module, createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Script } from 'node:vm';
@@ -28,16 +28,17 @@ export interface CachedModule {
 }
 
 /**
- * The name under which the loaded file finds `importOutside`, its way to
- * import() a file outside it. Node 20 loses what import() needs in code
- * that V8 takes from a code cache (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING
- * in every cached run, on 20.20.2), so the file's import() calls of files
- * outside it are rewritten to call this function (scripts/bundle-cli.mjs),
- * which Node compiled itself.
+ * The name under which the loaded file finds `importOutside`, its import()
+ * of files outside it. Node 20 loses what import() needs in code that V8
+ * takes from a code cache (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING in every
+ * cached run, on 20.20.2), so such import() calls in the bundle are
+ * rewritten to call this function (scripts/bundle-cli.mjs), which Node
+ * compiled itself. The bundle sits beside this file: a relative specifier
+ * means the same file from either.
  */
 export const importOutsideName = '__importOutside';
 
-const importOutside = (url: string): Promise<unknown> => import(url);
+const importOutside = (specifier: string): Promise<unknown> => import(specifier);
 
 /**
  * Loads a CommonJS file as require() does (the same wrapper, and the module
@@ -53,10 +54,13 @@ const importOutside = (url: string): Promise<unknown> => import(url);
  */
 export function requireWithCodeCache(path: string, cacheFile: string): CachedModule {
   const file = realpathSync(path);
+  const source = readSource(file);
   const cache = readCacheFile(cacheFile);
-  const wrapped = `(function (exports, require, module, __filename, __dirname, ${importOutsideName}) {${readSource(file)}\n})`;
-  const script = new Script(wrapped, { filename: file, cachedData: cache?.data });
-  const outcome: CacheOutcome = cache === undefined ? 'missing' : script.cachedDataRejected === true ? 'rejected' : 'used';
+  // V8 tells sources apart by their length only: a rebuilt file of the same length would get the old code.
+  const fresh = cache !== undefined && cache.source === source.version;
+  const wrapped = `(function (exports, require, module, __filename, __dirname, ${importOutsideName}) {${source.text}\n})`;
+  const script = new Script(wrapped, { filename: file, cachedData: fresh ? cache.data : undefined });
+  const outcome: CacheOutcome = cache === undefined ? 'missing' : !fresh || script.cachedDataRejected === true ? 'rejected' : 'used';
   const learnt = outcome === 'used' ? cache!.learnt : new Set<string>();
   const loader = Module as unknown as CjsLoader;
   const module = new Module(file);
@@ -71,24 +75,34 @@ export function requireWithCodeCache(path: string, cacheFile: string): CachedMod
     throw err;
   }
   module.loaded = true;
-  const saveCache = (kind: string): void => writeCacheFile(cacheFile, new Set([...learnt, kind]), script.createCachedData());
+  const saveCache = (kind: string): void => writeCacheFile(cacheFile, { source: source.version, learnt: [...new Set([...learnt, kind])].sort() }, script.createCachedData());
   return { exports: module.exports, outcome, learnt, saveCache };
 }
 
-/** The file's text. An ASCII file (the bundle is made ASCII) is read as Latin-1: a copy, not a UTF-8 decode. */
-function readSource(file: string): string {
+/**
+ * The file's text, and which version of it this is (its size and time of
+ * change, which a build changes). An ASCII file (the bundle is made ASCII)
+ * is read as Latin-1: a copy, not a UTF-8 decode.
+ */
+function readSource(file: string): { text: string; version: string } {
   const bytes = readFileSync(file);
-  return bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8');
+  const { size, mtimeMs } = statSync(file);
+  return { text: bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8'), version: `${size}@${mtimeMs}` };
 }
 
 /*
  * A cache file is the length of a JSON header (4 bytes, little-endian), the
- * header ({"learnt": [kinds of run]}), then V8's data.
+ * header ({"source": version of the source, "learnt": [kinds of run]}), then
+ * V8's data.
  */
+interface CacheHeader {
+  source: string;
+  learnt: string[];
+}
 const headerLengthBytes = 4;
 const headerBytesMax = 64 * 1024;
 
-function readCacheFile(file: string): { learnt: Set<string>; data: Buffer } | undefined {
+function readCacheFile(file: string): { source: string; learnt: Set<string>; data: Buffer } | undefined {
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);
@@ -100,22 +114,22 @@ function readCacheFile(file: string): { learnt: Set<string>; data: Buffer } | un
   const headerBytes = bytes.readUInt32LE(0);
   if (headerBytes > headerBytesMax || headerLengthBytes + headerBytes > bytes.length) return undefined;
   try {
-    const header = JSON.parse(bytes.toString('utf8', headerLengthBytes, headerLengthBytes + headerBytes)) as { learnt?: unknown };
+    const header = JSON.parse(bytes.toString('utf8', headerLengthBytes, headerLengthBytes + headerBytes)) as Partial<CacheHeader>;
     const learnt = Array.isArray(header.learnt) ? header.learnt.filter((k): k is string => typeof k === 'string') : [];
-    return { learnt: new Set(learnt), data: bytes.subarray(headerLengthBytes + headerBytes) };
+    return { source: String(header.source), learnt: new Set(learnt), data: bytes.subarray(headerLengthBytes + headerBytes) };
   } catch {
     return undefined;
   }
 }
 
 /** Through a temporary file and a rename, so that a concurrent run reads the old cache or the new one, never half of one. */
-function writeCacheFile(file: string, learnt: ReadonlySet<string>, data: Buffer): void {
-  const header = Buffer.from(JSON.stringify({ learnt: [...learnt].sort() }), 'utf8');
+function writeCacheFile(file: string, header: CacheHeader, data: Buffer): void {
+  const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
   const length = Buffer.alloc(headerLengthBytes);
-  length.writeUInt32LE(header.length, 0);
+  length.writeUInt32LE(headerBytes.length, 0);
   const temporary = `${file}.${process.pid}.tmp`;
   try {
-    writeFileSync(temporary, Buffer.concat([length, header, data]), { mode: 0o644 });
+    writeFileSync(temporary, Buffer.concat([length, headerBytes, data]), { mode: 0o644 });
     renameSync(temporary, file);
   } catch {
     // A read-only install runs without a cache; leave no temporary file behind.

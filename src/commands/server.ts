@@ -1,36 +1,11 @@
-import { Command } from '@oclif/core/command';
-import * as Flags from '@oclif/core/flags';
-import { loadHelpClass } from '@oclif/core/help';
-import type * as Interfaces from '@oclif/core/interfaces';
-import type { ParsedFlags } from '../server/etcdserver/go-flags.js';
+import { Command, Flags, loadHelpClass, type Interfaces } from '@oclif/core';
+import { ConfigError } from '../server/etcdserver/config.js';
+import { applyEnvironment, FlagError, parseCommandLine, type ParsedFlags } from '../server/etcdserver/go-flags.js';
+import { loadConfigFile } from '../server/etcdserver/config-file.js';
+import { configFromFlags } from '../server/etcdserver/server-settings.js';
 import { flagToEnv, serverFlags } from '../server/etcdserver/server-flags.js';
-import type { Logger } from '../server/logger.js';
-
-/**
- * The server's modules, loaded when the command runs rather than with it:
- * the CLI bundle (scripts/bundle-cli.mjs) leaves what is loaded with import()
- * in dist/src, so that the bundle every client command reads holds no server.
- */
-async function loadServer() {
-  const [config, goFlags, configFile, settings, server, logger] = await Promise.all([
-    import('../server/etcdserver/config.js'),
-    import('../server/etcdserver/go-flags.js'),
-    import('../server/etcdserver/config-file.js'),
-    import('../server/etcdserver/server-settings.js'),
-    import('../server/etcdserver/server.js'),
-    import('../server/logger.js'),
-  ]);
-  return {
-    ConfigError: config.ConfigError,
-    FlagError: goFlags.FlagError,
-    applyEnvironment: goFlags.applyEnvironment,
-    parseCommandLine: goFlags.parseCommandLine,
-    loadConfigFile: configFile.loadConfigFile,
-    configFromFlags: settings.configFromFlags,
-    serverVersion: server.serverVersion,
-    createLogger: logger.createLogger,
-  };
-}
+import { serverVersion } from '../server/etcdserver/server.js';
+import { createLogger, type Logger } from '../server/logger.js';
 
 /** oclif declarations of etcd's flags, for `etcdts server --help` only: the parsing is etcd's (go-flags.ts). */
 function helpFlags(): Interfaces.FlagInput {
@@ -76,7 +51,6 @@ Logs are etcd's zap JSON lines on stderr (--log-outputs, --log-level, --log-form
 
   public async run(): Promise<void> {
     this.parsed = true;
-    const { ConfigError, FlagError, applyEnvironment, parseCommandLine, loadConfigFile, configFromFlags, serverVersion, createLogger } = await loadServer();
     let parsed: ParsedFlags;
     let configFile = '';
     try {
