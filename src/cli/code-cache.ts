@@ -1,5 +1,5 @@
 import { isAscii } from 'node:buffer';
-import { readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { Module, createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Script } from 'node:vm';
@@ -75,7 +75,7 @@ export function requireWithCodeCache(path: string, cacheFile: string): CachedMod
     throw err;
   }
   module.loaded = true;
-  const saveCache = (kind: string): void => writeCacheFile(cacheFile, { source: source.version, learnt: [...new Set([...learnt, kind])].sort() }, script.createCachedData());
+  const saveCache = (kind: string): void => writeCacheFile(cacheFile, { source: source.version, learnt: [...new Set([...learnt, kind])].sort() }, () => script.createCachedData());
   return { exports: module.exports, outcome, learnt, saveCache };
 }
 
@@ -122,21 +122,38 @@ function readCacheFile(file: string): { source: string; learnt: Set<string>; dat
   }
 }
 
-/** Through a temporary file and a rename, so that a concurrent run reads the old cache or the new one, never half of one. */
-function writeCacheFile(file: string, header: CacheHeader, data: Buffer): void {
-  const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
-  const length = Buffer.alloc(headerLengthBytes);
-  length.writeUInt32LE(headerBytes.length, 0);
+/**
+ * Through a temporary file and a rename, so that a concurrent run reads the
+ * old cache or the new one, never half of one. The file is opened before
+ * V8 serializes anything: where it cannot be written (a read-only install),
+ * every run would otherwise pay for a cache it throws away.
+ */
+function writeCacheFile(file: string, header: CacheHeader, data: () => Buffer): void {
   const temporary = `${file}.${process.pid}.tmp`;
+  let fd: number;
   try {
-    writeFileSync(temporary, Buffer.concat([length, headerBytes, data]), { mode: 0o644 });
+    fd = openSync(temporary, 'w', 0o644);
+  } catch {
+    return;
+  }
+  try {
+    const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
+    const length = Buffer.alloc(headerLengthBytes);
+    length.writeUInt32LE(headerBytes.length, 0);
+    writeFileSync(fd, Buffer.concat([length, headerBytes, data()]));
+    closeSync(fd);
     renameSync(temporary, file);
   } catch {
-    // A read-only install runs without a cache; leave no temporary file behind.
+    // A full disk, say: no cache this time, and no temporary file left behind.
+    try {
+      closeSync(fd);
+    } catch {
+      // Closed already.
+    }
     try {
       unlinkSync(temporary);
     } catch {
-      // It was never created.
+      // Gone already.
     }
   }
 }
