@@ -20,8 +20,10 @@ import { join } from 'node:path';
 import { freePorts, options, portOpen, removeTempDir, repoRoot, runJs, sleep, startProcess, stopProcess, tempDir } from './lib/common.js';
 import { writeSection } from './lib/results-file.js';
 
-// runs: calls of each command, alternating; loop: iterations of each shell loop; out: the results file.
-const o = options({ runs: 30, loop: 100, out: join(repoRoot, 'bench', 'RESULTS.md') });
+// runs: calls of each command, alternating; loop: iterations of each shell loop; out: the results file;
+// baseline: another build's bin/run.js (e.g. an older commit's), measured in the same rounds,
+// named in the table by baseline-name.
+const o = options({ runs: 30, loop: 100, out: join(repoRoot, 'bench', 'RESULTS.md'), baseline: '', baselineName: 'baseline' });
 const etcdctl = '/usr/bin/etcdctl';
 const startupTimeoutMs = 30_000;
 
@@ -61,16 +63,20 @@ async function main() {
   const withCerts = { ...process.env };
   const withoutCerts = { ...process.env };
   delete withoutCerts.NODE_EXTRA_CA_CERTS;
-  const envs = process.env.NODE_EXTRA_CA_CERTS === undefined ? [['', withCerts]] : [[' (with NODE_EXTRA_CA_CERTS)', withCerts], [' (without NODE_EXTRA_CA_CERTS)', withoutCerts]];
+  const envs = process.env.NODE_EXTRA_CA_CERTS === undefined ? [['', withCerts]] : [['with NODE_EXTRA_CA_CERTS', withCerts], ['without NODE_EXTRA_CA_CERTS', withoutCerts]];
+  const builds = o.baseline === '' ? [['', runJs]] : [['', runJs], [o.baselineName, o.baseline]];
+  const named = (what, ...notes) => (notes.some(Boolean) ? `${what} (${notes.filter(Boolean).join(', ')})` : what);
   const ep = ['--endpoints', member.endpoint];
   const commands = [];
-  for (const [note, env] of envs) {
-    commands.push(
-      { label: `node -e 0${note}`, argv: [process.execPath, '-e', '0'], env },
-      { label: `etcdts get foo${note}`, argv: [runJs, ...ep, 'get', 'foo'], env },
-      { label: `etcdts put foo bar${note}`, argv: [runJs, ...ep, 'put', 'foo', 'bar'], env },
-      { label: `etcdts --version${note}`, argv: [runJs, '--version'], env },
-    );
+  for (const [envName, env] of envs) {
+    commands.push({ label: named('node -e 0', envName), argv: [process.execPath, '-e', '0'], env });
+    for (const [buildName, bin] of builds) {
+      commands.push(
+        { label: named('etcdts get foo', envName, buildName), argv: [bin, ...ep, 'get', 'foo'], env },
+        { label: named('etcdts put foo bar', envName, buildName), argv: [bin, ...ep, 'put', 'foo', 'bar'], env },
+        { label: named('etcdts --version', envName, buildName), argv: [bin, '--version'], env },
+      );
+    }
   }
   commands.push(
     { label: 'etcdctl get foo', argv: [etcdctl, ...ep, 'get', 'foo'], env: withCerts },
@@ -85,13 +91,15 @@ async function main() {
     for (let round = 0; round < o.runs; round++) {
       for (const c of commands) samples.get(c.label).push(timeOnce(c.argv, c.env));
     }
-    const loops = [
-      { label: `etcdts put, ${o.loop} times`, body: `${runJs} ${ep.join(' ')} put loop-key v` },
-      { label: `etcdctl put, ${o.loop} times`, body: `${etcdctl} ${ep.join(' ')} put loop-key v` },
-      { label: `etcdts lock, ${o.loop} times`, body: `${runJs} ${ep.join(' ')} lock loop-lock true` },
-      { label: `etcdctl lock, ${o.loop} times`, body: `${etcdctl} ${ep.join(' ')} lock loop-lock true` },
-    ].map((l) => ({ ...l, script: `for i in $(seq ${o.loop}); do ${l.body} >/dev/null || exit 1; done` }));
-    for (const l of loops) l.ms = timeOnce(['bash', '-c', l.script], withCerts);
+    const loops = [];
+    for (const what of ['put loop-key v', 'lock loop-lock true']) {
+      for (const [envName, env] of envs) {
+        for (const [buildName, bin] of builds) loops.push({ label: named(`etcdts ${what}`, envName, buildName), bin, what, env });
+      }
+      loops.push({ label: `etcdctl ${what}`, bin: etcdctl, what, env: withCerts });
+    }
+    for (const l of loops) l.script = `for i in $(seq ${o.loop}); do ${l.bin} ${ep.join(' ')} ${l.what} >/dev/null || exit 1; done`;
+    for (const l of loops) l.ms = timeOnce(['bash', '-c', l.script], l.env);
     const after = loadavg();
     const markdown = report({ commands, samples, loops, before, after, endpoint: member.endpoint });
     writeSection(o.out, 'cli-startup', markdown);
@@ -111,7 +119,7 @@ function report({ commands, samples, loops, before, after }) {
     `Run on ${new Date().toISOString()}: ${cpus().length} × ${cpus()[0]?.model}, Node ${nodeVersion}, ${execFileSync(etcdctl, ['version'], { encoding: 'utf8' }).split('\n')[0]}, ` +
       `load average ${before.map((l) => l.toFixed(2)).join(' ')} before and ${after.map((l) => l.toFixed(2)).join(' ')} after (the machine is shared).`,
     `One etcdts member on loopback; each call is a whole process, \`etcdts\` being \`bin/run.js\` run through its shebang as npm's link runs it, ${o.runs} calls of each, the commands alternating.`,
-    `Command: \`node bench/cli-startup.js --runs ${o.runs} --loop ${o.loop}\``,
+    `Command: \`node bench/cli-startup.js --runs ${o.runs} --loop ${o.loop}${o.baseline === '' ? '' : ` --baseline <that build>/bin/run.js --baseline-name '${o.baselineName}'`}\``,
     '',
     '| command | median ms | min ms | p90 ms |',
     '| --- | --- | --- | --- |',
@@ -120,11 +128,11 @@ function report({ commands, samples, loops, before, after }) {
       return `| \`${c.label}\` | ${f(s.median)} | ${f(s.min)} | ${f(s.p90)} |`;
     }),
     '',
-    `Shell loops (total wall time of \`bash -c 'for i in $(seq ${o.loop}); do … >/dev/null || exit 1; done'\`):`,
+    `Shell loops: the total wall time of \`bash -c 'for i in $(seq ${o.loop}); do etcdts --endpoints $EP put loop-key v >/dev/null || exit 1; done'\`, and the same with \`lock loop-lock true\` (take the lock, run \`true\`, release it) and with etcdctl:`,
     '',
     '| loop | total s | per call ms |',
     '| --- | --- | --- |',
-    ...loops.map((l) => `| \`${l.body.replace(runJs, 'etcdts').replace(etcdctl, 'etcdctl').replace(/127\.0\.0\.1:\d+/, '$EP')}\` | ${(l.ms / 1000).toFixed(2)} | ${f(l.ms / o.loop)} |`),
+    ...loops.map((l) => `| \`${l.label}\` | ${(l.ms / 1000).toFixed(2)} | ${f(l.ms / o.loop)} |`),
   ];
   return `${lines.join('\n')}\n`;
 }
