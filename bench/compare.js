@@ -3,7 +3,8 @@
 // built from Debian's clientv3 sources), 1 and 3 members, plaintext and TLS,
 // in one run on this machine: each workload runs on etcd, then on etcdts (the
 // order alternates from one workload to the next), and the table of ops/s,
-// ratios and p99 goes to bench/RESULTS.md with the machine it ran on.
+// ratios and p99 goes to its section of bench/RESULTS.md (other sections are
+// kept) with the machine it ran on.
 //
 //   npm run build && bench/go/build.sh && node bench/compare.js
 //   node bench/compare.js --members 1 --tls false --workloads put:16,range-l:256 --duration 6s
@@ -17,6 +18,7 @@ import { pathToFileURL } from 'node:url';
 import {
   etcdBinary, freePorts, machineInfo, processRssBytes, removeTempDir, repoRoot, runJs, sleep, startProcess, stopProcess, tempDir,
 } from './lib/common.js';
+import { writeSection } from './lib/results-file.js';
 
 const etcdLoad = join(repoRoot, 'bench', 'go', 'bin', 'etcd-load');
 const etcdctl = '/usr/bin/etcdctl';
@@ -165,7 +167,7 @@ async function main() {
       sections.push({ members, tls, rows });
     }
   }
-  writeFileSync(o.out, report(o, info, sections));
+  writeSection(o.out, 'compare', report(o, info, sections));
   console.log(`wrote ${o.out}`);
 }
 

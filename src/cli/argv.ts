@@ -43,3 +43,32 @@ function globalFlagWidth(argv: readonly string[], i: number): number {
   if (spec === undefined) return 0;
   return word.length > 2 || spec.kind === 'bool' ? 1 : 2;
 }
+
+/**
+ * The command an argv runs, as oclif finds it: the longest run of leading
+ * words that names a command (`member list -w json` → `member:list`), or ''
+ * when none does (`--version`, a typo). Takes argv already reordered.
+ */
+export function commandIdOf(argv: readonly string[], commandIds: ReadonlySet<string>): string {
+  let id = '';
+  let words = '';
+  for (const word of argv) {
+    if (word.startsWith('-')) break;
+    words = words === '' ? word : `${words}:${word}`;
+    if (commandIds.has(words)) id = words;
+  }
+  return id;
+}
+
+/**
+ * What a run is, for the CLI's code cache (bin/run.js), which learns each
+ * kind of run once: the command, and whether it only shows help, which runs
+ * other code than the command does.
+ */
+export function runKindOf(argv: readonly string[], commandIds: ReadonlySet<string>): string {
+  const words = reorderGlobalFlags(argv);
+  const end = words.indexOf('--');
+  const help = words.slice(0, end < 0 ? undefined : end).some((w) => w === '--help' || w === '-h');
+  const id = commandIdOf(words, commandIds);
+  return help ? `${id} --help` : id;
+}

@@ -1,4 +1,7 @@
-import { Command, Flags, loadHelpClass, type Interfaces } from '@oclif/core';
+import { Command } from '@oclif/core/command';
+import * as Flags from '@oclif/core/flags';
+import { loadHelpClass } from '@oclif/core/help';
+import type * as Interfaces from '@oclif/core/interfaces';
 import type { Client } from '../client/client.js';
 import type { CallOptions } from '../client/options.js';
 import { DeadlineExceededError, EtcdClientError, EtcdServerError } from '../client/errors.js';

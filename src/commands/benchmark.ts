@@ -1,5 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { Args, Command, Errors, Flags, type Interfaces } from '@oclif/core';
+import * as Args from '@oclif/core/args';
+import { Command } from '@oclif/core/command';
+import * as Errors from '@oclif/core/errors';
+import * as Flags from '@oclif/core/flags';
+import type * as Interfaces from '@oclif/core/interfaces';
 import { transportKinds, type TransportKind } from '../benchmark/connection.js';
 import { formatSummary } from '../benchmark/report.js';
 import type { BenchmarkResult } from '../benchmark/run-benchmark.js';

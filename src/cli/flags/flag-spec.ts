@@ -1,4 +1,4 @@
-import type { Interfaces } from '@oclif/core';
+import type * as Interfaces from '@oclif/core/interfaces';
 import { goFormatDuration, goParseDuration } from '../go/duration.js';
 import { goQuote } from '../go/quote.js';
 import { goParseBool, goParseInt } from '../go/strconv.js';

@@ -7,7 +7,8 @@ import { decodeRune, runeError, toBytes } from './utf8.js';
  */
 
 const lowerHex = '0123456789abcdef';
-const printableOutsideLatin1 = /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u;
+/** Built on first use: V8 parses a Unicode-property pattern when it is created, and most runs never quote a rune past Latin-1. */
+let printableOutsideLatin1: RegExp | undefined;
 
 /**
  * unicode.IsPrint: letters, marks, numbers, punctuation, symbols and the
@@ -18,6 +19,7 @@ const printableOutsideLatin1 = /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u;
 export function isPrint(r: number): boolean {
   if (r < 0x80) return r >= 0x20 && r < 0x7f;
   if (r <= 0xff) return r >= 0xa1 && r !== 0xad;
+  printableOutsideLatin1 ??= /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u;
   return printableOutsideLatin1.test(String.fromCodePoint(r));
 }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { reorderGlobalFlags } from '../../../src/cli/argv.js';
+import { commandIdOf, reorderGlobalFlags, runKindOf } from '../../../src/cli/argv.js';
 
 describe('global flags before the command (etcdctl --endpoints=$EP get foo)', () => {
   const cases: Array<[string[], string[]]> = [
@@ -15,5 +15,27 @@ describe('global flags before the command (etcdctl --endpoints=$EP get foo)', ()
   ];
   for (const [argv, expected] of cases) {
     it(`${argv.join(' ')} → ${expected.join(' ')}`, () => assert.deepEqual(reorderGlobalFlags(argv), expected));
+  }
+});
+
+describe('what a command line runs (the code cache learns each kind of run once)', () => {
+  const ids = new Set(['get', 'put', 'member:list', 'member:add', 'lock', 'server']);
+  const cases: Array<[string[], string, string]> = [
+    [['get', 'foo'], 'get', 'get'],
+    [['--endpoints', 'x:1', 'get', 'foo', '-w', 'json'], 'get', 'get'],
+    [['member', 'list', '-w', 'table'], 'member:list', 'member:list'],
+    [['member'], '', ''],
+    [['member', 'lst'], '', ''],
+    [['lock', 'name', 'true'], 'lock', 'lock'],
+    [['--version'], '', ''],
+    [['get', '--help'], 'get', 'get --help'],
+    [['-h'], '', ' --help'],
+    [['put', '--', 'k', '-h'], 'put', 'put'],
+  ];
+  for (const [argv, id, kind] of cases) {
+    it(`${argv.join(' ')} → ${JSON.stringify(kind)}`, () => {
+      assert.equal(commandIdOf(reorderGlobalFlags(argv), ids), id);
+      assert.equal(runKindOf(argv, ids), kind);
+    });
   }
 });

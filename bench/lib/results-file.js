@@ -1,0 +1,23 @@
+// bench/RESULTS.md holds the figures of several scripts (bench/compare.js,
+// bench/cli-startup.js, ...). Each script owns one section, between two
+// HTML comments naming it, and rewrites only that section: running one
+// script keeps the others' figures.
+
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+
+const begin = (name) => `<!-- begin ${name}: written by bench/${name}.js, rewritten on each run -->`;
+const end = (name) => `<!-- end ${name} -->`;
+
+/** The file's text with the section `name` replaced by `markdown` (appended when the file has none). */
+export function withSection(text, name, markdown) {
+  const block = `${begin(name)}\n${markdown.trimEnd()}\n${end(name)}\n`;
+  const start = text.indexOf(begin(name));
+  const stop = text.indexOf(end(name));
+  if (start >= 0 && stop > start) return text.slice(0, start) + block + text.slice(stop + end(name).length).replace(/^\n/, '');
+  return text === '' ? block : `${text.trimEnd()}\n\n${block}`;
+}
+
+/** Rewrites the section `name` of the results file at `path`, keeping the rest of the file. */
+export function writeSection(path, name, markdown) {
+  writeFileSync(path, withSection(existsSync(path) ? readFileSync(path, 'utf8') : '', name, markdown));
+}
