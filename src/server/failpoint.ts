@@ -7,9 +7,17 @@
  *   ETCDTS_FAILPOINTS='raftAfterSave=panic;beforeCommit=sleep(200)'
  *
  * Actions: `panic` (the process kills itself with SIGKILL, as a crash would:
- * no cleanup, no flushing), `sleep(ms)` (synchronous busy delay, so it blocks
- * the seam like a slow disk would), `error` (the seam throws an injected
+ * no cleanup, no flushing), `sleep(ms)` (a delay: at a `failpoint()` seam a
+ * synchronous busy wait that stalls the whole process, at an awaited
+ * `failpointAsync()` seam a timer that stalls only that path, as a slow
+ * fsync stalls only its caller), `error` (the seam throws an injected
  * error), and an optional count prefix `N*action` to fire only N times.
+ *
+ * A running member can be armed from outside, as etcd's gofail allows with
+ * GOFAIL_HTTP: with ETCDTS_FAILPOINTS_HTTP=127.0.0.1:port set, `PUT /name`
+ * with the action as body arms a failpoint, `DELETE /name` disarms it, and
+ * `GET /` lists what is armed (failpoint-http.ts). The robustness runner uses
+ * it to fire a failpoint once, on the member it chose, after traffic began.
  */
 
 export type FailpointAction =
@@ -66,24 +74,40 @@ export function disarmFailpoints(): void {
   armed.clear();
 }
 
+/** Arms one failpoint, e.g. armFailpoint('raftBeforeSave', '1*panic'), leaving the others as they are. */
+export function armFailpoint(name: string, action: string): void {
+  const parsed = parseFailpoints(`${name}=${action}`).get(name);
+  if (parsed !== undefined) armed.set(name, parsed);
+}
+
+export function disarmFailpoint(name: string): boolean {
+  return armed.delete(name);
+}
+
+/** What is armed, as `name=action` lines with the remaining count (for the HTTP listing). */
+export function describeFailpoints(): string[] {
+  return [...armed].map(([name, a]) => {
+    const action = a.action.kind === 'sleep' ? `sleep(${a.action.ms})` : a.action.kind;
+    return `${name}=${a.remaining === Infinity ? '' : `${a.remaining}*`}${action}`;
+  });
+}
+
 /**
  * Marks a seam. Costs one Map lookup when nothing is armed. Call it exactly at
  * the point whose crash behaviour the name promises (before or after the
  * fsync, the commit, the send).
  */
 export function failpoint(name: string): void {
-  if (armed.size === 0) return;
-  const entry = armed.get(name);
-  if (entry === undefined || entry.remaining <= 0) return;
-  entry.remaining -= 1;
-  switch (entry.action.kind) {
+  const action = take(name);
+  if (action === undefined) return;
+  switch (action.kind) {
     case 'panic':
       // SIGKILL to ourselves: no exit handlers, no buffered writes flushed,
       // exactly what a crash at this line would leave on disk.
       process.kill(process.pid, 'SIGKILL');
       break;
     case 'sleep': {
-      const until = performance.now() + entry.action.ms;
+      const until = performance.now() + action.ms;
       while (performance.now() < until) {
         // Busy wait on purpose: a failpoint sleep must block the seam, as a stalled disk would.
       }
@@ -94,5 +118,30 @@ export function failpoint(name: string): void {
   }
 }
 
+/**
+ * A seam on an asynchronous path (the WAL's write and fsync): `sleep` waits on
+ * a timer, so the rest of the process (heartbeats, reads, other requests)
+ * goes on while this path stalls, as it does behind a slow disk. The other
+ * actions behave as in failpoint().
+ */
+export async function failpointAsync(name: string): Promise<void> {
+  const action = armed.size === 0 ? undefined : armed.get(name)?.action;
+  if (action?.kind !== 'sleep') return failpoint(name);
+  take(name);
+  await new Promise((resolve) => setTimeout(resolve, action.ms));
+}
+
+/** The action to run at this seam now, counting the firing; undefined when not armed. */
+function take(name: string): FailpointAction | undefined {
+  if (armed.size === 0) return undefined;
+  const entry = armed.get(name);
+  if (entry === undefined || entry.remaining <= 0) return undefined;
+  entry.remaining -= 1;
+  return entry.action;
+}
+
 const fromEnv = process.env['ETCDTS_FAILPOINTS'];
 if (fromEnv !== undefined && fromEnv !== '') armFailpoints(fromEnv);
+const httpAddress = process.env['ETCDTS_FAILPOINTS_HTTP'];
+// Loaded only when asked for, so that a member without the variable opens no extra port.
+if (httpAddress !== undefined && httpAddress !== '') void import('./failpoint-http.js').then((m) => m.serveFailpoints(httpAddress));

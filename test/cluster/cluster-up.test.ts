@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeTempDirs, tempDir, waitFor } from '../support/procs.js';
-import { realEtcdAvailable } from '../support/real-etcd.js';
+import { requireRealEtcd } from '../support/real-etcd.js';
 import { runEtcdctl, runOurs, type CliRun } from '../compat/cli-harness.js';
 
 /**
@@ -23,7 +23,7 @@ describe('cluster up / kill / start / down', function () {
   const folders: string[] = [];
 
   before(function () {
-    if (!realEtcdAvailable()) this.skip();
+    requireRealEtcd();
   });
 
   after(async () => {

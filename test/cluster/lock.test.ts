@@ -6,7 +6,7 @@ import { clientTlsOptions, overEachTransport } from '../support/transport-mode.j
 import { startCluster, type Cluster, type ServerKind } from '../support/cluster.js';
 import { runJs } from '../support/etcdts.js';
 import { killAll, removeTempDirs, start, tempDir, waitFor, type Spawned } from '../support/procs.js';
-import { realEtcdAvailable } from '../support/real-etcd.js';
+import { requireRealEtcd } from '../support/real-etcd.js';
 
 /**
  * `etcdts lock` as shell scripts use it, on a 3-member cluster: many
@@ -39,7 +39,7 @@ for (const kind of kinds) {
     let dir: string;
 
     before(async function () {
-      if (kind === 'etcd' && !realEtcdAvailable()) this.skip();
+      if (kind === 'etcd') requireRealEtcd();
       cluster = await startCluster({ size: 3, kind });
       dir = tempDir('lock-cluster-');
       const client = await Client.connect({ endpoints: cluster.endpoints(), dialTimeoutMs: 10000, ...clientTlsOptions() });

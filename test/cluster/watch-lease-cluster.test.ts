@@ -65,16 +65,19 @@ overEachTransport('watches and leases across a 3-member cluster', function () {
     const first = openWatch(watched.clientUrl, 'w/', 'w0', 0n);
     await waitFor('the watch to be created', () => first.responses.some((r) => r.created));
     let stop = false;
+    let acked = 0;
     const writes = (async () => {
-      for (let i = 0; !stop; i++) await writer.put({ key: `w/${i % 20}`, value: `v${i}` }).catch(() => undefined);
+      for (let i = 0; !stop; i++) await writer.put({ key: `w/${i % 20}`, value: `v${i}` }).then(() => acked++, () => undefined);
     })();
-    await sleep(800);
+    const eventsSeen = () => first.responses.reduce((n, r) => n + r.events.length, 0);
+    await waitFor('the first watch to see events', () => eventsSeen() > 20, 30000, 20);
     await cluster.kill(watched.name);
     await waitFor('the first stream to break', () => first.isBroken(), 10000);
     const seen = first.responses.flatMap((r) => r.events.map((e) => e.kv!.modRevision));
     const last = seen.length > 0 ? seen[seen.length - 1]! : 0n;
     const second = openWatch(other.clientUrl, 'w/', 'w0', last + 1n);
-    await sleep(800);
+    const ackedAtResume = acked;
+    await waitFor('writes after the resume', () => acked > ackedAtResume + 20 && second.responses.some((r) => r.events.length > 0), 30000, 20);
     stop = true;
     await writes;
     const finalRev = (await writer.range({ key: 'w/', rangeEnd: 'w0' })).header!.revision;
@@ -144,17 +147,21 @@ overEachTransport('watches and leases across a 3-member cluster', function () {
     await kv.put({ key: 'kept', value: 'alive', lease: id });
     const ka = keepAliveStream(follower.clientUrl);
     let keeping = true;
+    // A keep-alive every second, as clientv3 sends them for a 10 s lease (TTL / 3, rounded down).
     const loop = (async () => {
       while (keeping) {
         ka.send(id);
         await sleep(1000);
       }
     })();
-    await sleep(3000);
-    assert.ok(ka.ttls.length >= 2 && ka.ttls.every((t) => t === 10n), `keep-alives through a follower: ${ka.ttls.join(',')}`);
+    await waitFor('two keep-alives answered through the follower', () => ka.ttls.length >= 2, 30000, 20);
+    assert.ok(ka.ttls.every((t) => t === 10n), `keep-alives through a follower: ${ka.ttls.join(',')}`);
     await cluster.kill(leader);
     await leaderOf(cluster);
-    await sleep(14000);
+    // Past the TTL since the kill, counted in keep-alives answered by the new leader, not in wall time.
+    const answeredBefore = ka.ttls.length;
+    await waitFor('keep-alives answered for longer than the TTL after the leader change', () => ka.ttls.length >= answeredBefore + 12, 60000, 100);
+    assert.ok(ka.ttls.slice(answeredBefore).every((t) => t === 10n), `keep-alives after the leader change: ${ka.ttls.slice(answeredBefore).join(',')}`);
     assert.equal((await kv.range({ key: 'kept' })).kvs[0]?.value.toString(), 'alive', 'a kept-alive lease expired across the leader change');
     keeping = false;
     await loop;

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runJs, startEtcdts } from '../support/etcdts.js';
 import { killAll, removeTempDirs, tempDir } from '../support/procs.js';
-import { realEtcdAvailable, startRealEtcd } from '../support/real-etcd.js';
+import { requireRealEtcd, startRealEtcd } from '../support/real-etcd.js';
 import { TerminalSession, tmuxAvailable } from '../support/tmux.js';
 import { normaliseIds, runEtcdctl, runOurs, type CliRun } from './cli-harness.js';
 
@@ -24,7 +24,7 @@ describe('auth CLI: password input and what etcdctl 3.4 does not print', functio
   const asRoot = (): Record<string, string> => ({ ETCDCTL_ENDPOINTS: endpoint, ETCDCTL_USER: `root:${rootPassword}` });
 
   before(async function () {
-    if (!realEtcdAvailable()) this.skip();
+    requireRealEtcd();
     endpoint = (await startRealEtcd()).endpoint;
     for (const args of [['user', 'add', `root:${rootPassword}`], ['auth', 'enable']]) {
       const r = await runEtcdctl(args, { env: env() });

@@ -5,7 +5,7 @@ import { startMember } from '../support/admin-cluster.js';
 import { startEtcdts, type EtcdtsMember } from '../support/etcdts.js';
 import { freePort } from '../support/ports.js';
 import { killAll, removeTempDirs, tempDir, waitFor } from '../support/procs.js';
-import { realEtcdAvailable, startRealEtcd, type RealEtcd } from '../support/real-etcd.js';
+import { requireRealEtcd, startRealEtcd, type RealEtcd } from '../support/real-etcd.js';
 import { normalise, runEtcdctl, runOurs, type CliRun } from './cli-harness.js';
 
 /**
@@ -107,7 +107,7 @@ describe('auth with the real etcdctl: etcdts answers as etcd 3.4.23 does', funct
   let ours: CliRun[] = [];
 
   before(async function () {
-    if (!realEtcdAvailable()) this.skip();
+    requireRealEtcd();
     // debug logs too: no password may reach them either.
     member = await startEtcdts({ extraArgs: ['--bcrypt-cost', '4', '--debug'] });
     etcd = await startRealEtcd(['--bcrypt-cost', '4']);

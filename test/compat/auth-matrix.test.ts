@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { AlarmRequest_AlarmAction, AlarmType } from '../../src/proto/gen/etcdserverpb/rpc.js';
 import { Permission_Type } from '../../src/proto/gen/authpb/auth.js';
 import { startEtcdts, type EtcdtsMember } from '../support/etcdts.js';
-import { realEtcdAvailable, startRealEtcd, type RealEtcd } from '../support/real-etcd.js';
+import { requireRealEtcd, startRealEtcd, type RealEtcd } from '../support/real-etcd.js';
 import { killAll, removeTempDirs } from '../support/procs.js';
 import { AuthWire, OK, jwtKeys, matrixUsers, prefixEnd, provisionUsers, putRequest, rangeRequest, signJwt, type Outcome } from '../support/auth-fixture.js';
 
@@ -394,10 +394,9 @@ describe('authorization matrix: every RPC x principal, etcdts and etcd 3.4.23', 
     const flags = ['--auth-token', keys.flag, '--bcrypt-cost', '4'];
     const member: EtcdtsMember = await startEtcdts({ extraArgs: flags });
     targets = [await prepare('etcdts', member.endpoint, () => member.stop())];
-    if (realEtcdAvailable()) {
-      const etcd: RealEtcd = await startRealEtcd(flags);
-      targets.push(await prepare('etcd 3.4.23', etcd.endpoint, () => etcd.stop()));
-    }
+    requireRealEtcd();
+    const etcd: RealEtcd = await startRealEtcd(flags);
+    targets.push(await prepare('etcd 3.4.23', etcd.endpoint, () => etcd.stop()));
   });
 
   after(async () => {

@@ -4,7 +4,7 @@ import { startEtcdts } from '../support/etcdts.js';
 import { TestPki, type IssuedCertificate } from '../support/pki.js';
 import { freePort } from '../support/ports.js';
 import { killAll, removeTempDirs, start, tempDir, waitFor } from '../support/procs.js';
-import { etcdBinary, realEtcdAvailable } from '../support/real-etcd.js';
+import { etcdBinary, requireRealEtcd } from '../support/real-etcd.js';
 import { normaliseStderr, runEtcdctl, type CliRun } from './cli-harness.js';
 
 /**
@@ -20,7 +20,7 @@ describe('certificate CNs as users (--client-cert-auth), etcdts against etcd 3.4
   const certs: Record<string, IssuedCertificate> = {};
 
   before(async function () {
-    if (!realEtcdAvailable()) this.skip();
+    requireRealEtcd();
     pki = new TestPki();
     const server = pki.issue('server');
     for (const user of ['root', 'alice', 'nobody']) certs[user] = pki.issue(user);

@@ -4,7 +4,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../support/ports.js';
 import { killAll, removeTempDirs, start, tempDir, waitFor } from '../support/procs.js';
-import { etcdBinary, realEtcdAvailable } from '../support/real-etcd.js';
+import { etcdBinary, requireRealEtcd, requireTool } from '../support/real-etcd.js';
 import { normalise, runEtcdctl, runOurs, type CliRun } from './cli-harness.js';
 
 /**
@@ -30,7 +30,8 @@ describe('etcdts CLI against etcdctl 3.4.23 over TLS', function () {
   let certs = '';
 
   before(async function () {
-    if (!realEtcdAvailable() || !existsSync('/usr/bin/openssl')) this.skip();
+    requireRealEtcd();
+    requireTool('/usr/bin/openssl', 'openssl');
     certs = tempDir('etcd-tls-');
     makeCertificates(certs);
     const [clientPort, peerPort] = [await freePort(), await freePort()];

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { startEtcdts } from '../support/etcdts.js';
 import { killAll, removeTempDirs } from '../support/procs.js';
-import { realEtcdAvailable, startRealEtcd } from '../support/real-etcd.js';
+import { requireRealEtcd, startRealEtcd } from '../support/real-etcd.js';
 import { authSteps } from './auth-steps.js';
 import { normalise, normaliseFor, runEtcdctl, runOurs, withoutPasswordPrompts, type CliRun, type Step } from './cli-harness.js';
 
@@ -178,7 +178,7 @@ describe(`compatibility matrix: etcdctl and the etcdts CLI against ${serverKind}
   let oursEndpoint = '';
 
   before(async function () {
-    if (!realEtcdAvailable()) this.skip();
+    requireRealEtcd();
     for (const kind of serverKinds) {
       const start = async (): Promise<string> => (kind === 'etcdts' ? (await startEtcdts()).endpoint : (await startRealEtcd()).endpoint);
       const [etcdctl, ours] = await Promise.all([start(), start()]);

@@ -13,7 +13,7 @@ import {
 import { compare, op } from '../../src/client/txn.js';
 import { startEtcdts } from '../support/etcdts.js';
 import { killAll, removeTempDirs } from '../support/procs.js';
-import { realEtcdAvailable, startRealEtcd } from '../support/real-etcd.js';
+import { requireRealEtcd, startRealEtcd } from '../support/real-etcd.js';
 
 /**
  * The typed client against a live server: etcd's errors arrive as typed
@@ -38,7 +38,7 @@ describe(`client library against a live server (${serverKind})`, function () {
   let client: Client;
 
   before(async function () {
-    if (!realEtcdAvailable()) this.skip();
+    requireRealEtcd();
     server = await startServer();
     client = await Client.connect({ endpoints: [server.endpoint], commandTimeoutMs: 5000 });
   });

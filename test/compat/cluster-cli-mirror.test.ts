@@ -3,7 +3,7 @@ import { Client } from '../../src/client/client.js';
 import { op } from '../../src/client/txn.js';
 import { startEtcdts, type EtcdtsMember } from '../support/etcdts.js';
 import { killAll, removeTempDirs, start, waitFor, type Spawned } from '../support/procs.js';
-import { realEtcdAvailable, startRealEtcd, type RealEtcd } from '../support/real-etcd.js';
+import { requireRealEtcd, startRealEtcd, type RealEtcd } from '../support/real-etcd.js';
 import { normalise, ourCliScript, runEtcdctl, runOurs } from './cli-harness.js';
 
 /**
@@ -21,7 +21,7 @@ describe('make-mirror and check', function () {
   let dest: Client;
 
   before(async function () {
-    if (!realEtcdAvailable()) this.skip();
+    requireRealEtcd();
     [etcd, etcdts] = await Promise.all([startRealEtcd(), startEtcdts()]);
     [source, dest] = await Promise.all([Client.connect({ endpoints: [etcd.endpoint] }), Client.connect({ endpoints: [etcdts.endpoint] })]);
   });

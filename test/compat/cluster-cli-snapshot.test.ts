@@ -6,7 +6,7 @@ import { startMember } from '../support/admin-cluster.js';
 import { startEtcdts, type EtcdtsMember } from '../support/etcdts.js';
 import { freePort } from '../support/ports.js';
 import { kill9, killAll, removeTempDirs, start, tempDir, waitFor } from '../support/procs.js';
-import { realEtcdAvailable, startRealEtcd } from '../support/real-etcd.js';
+import { requireRealEtcd, startRealEtcd } from '../support/real-etcd.js';
 import { normalise, ourCliScript, runEtcdctl, runOurs } from './cli-harness.js';
 
 /**
@@ -24,7 +24,7 @@ describe('snapshot save, status and restore (etcdts)', function () {
   let saved: string;
 
   before(async function () {
-    if (!realEtcdAvailable()) this.skip();
+    requireRealEtcd();
     server = await startEtcdts();
     client = await Client.connect({ endpoints: [server.endpoint] });
     for (let i = 0; i < 50; i++) await client.kv.put(`/data/k${i}`, `value ${i}`);

@@ -5,7 +5,7 @@ import { serverKindsFromEnv, startHealthyCluster, waitHealthy, waitReconfigurabl
 import type { Cluster } from '../support/cluster.js';
 import { freePort } from '../support/ports.js';
 import { killAll, removeTempDirs, waitFor } from '../support/procs.js';
-import { realEtcdAvailable } from '../support/real-etcd.js';
+import { requireRealEtcd } from '../support/real-etcd.js';
 import { normalise, normaliseIds, runEtcdctl, runOurs, type CliRun } from './cli-harness.js';
 
 /**
@@ -64,7 +64,7 @@ for (const kind of serverKindsFromEnv()) {
     let flags: string[];
 
     before(async function () {
-      if (!realEtcdAvailable()) this.skip();
+      requireRealEtcd();
       healthy = await startHealthyCluster(kind, 3);
       cluster = healthy.cluster;
       endpoints = cluster.endpoints();

@@ -19,7 +19,7 @@ import {
 import { LockClient, type LockResponse, type UnlockResponse } from '../../src/proto/gen/v3lockpb/v3lock.js';
 import { startEtcdts } from '../support/etcdts.js';
 import { killAll, removeTempDirs, start, tempDir, waitFor } from '../support/procs.js';
-import { etcdctlBinary, realEtcdAvailable, startRealEtcd } from '../support/real-etcd.js';
+import { etcdctlBinary, requireRealEtcd, startRealEtcd } from '../support/real-etcd.js';
 import { cleanEnv, ourCliScript } from './cli-harness.js';
 
 /**
@@ -76,7 +76,7 @@ for (const kind of serverKinds) {
     let client: Client;
 
     before(async function () {
-      if (!realEtcdAvailable()) this.skip();
+      requireRealEtcd();
       endpoint = kind === 'etcd' ? (await startRealEtcd()).endpoint : (await startEtcdts()).endpoint;
       client = await Client.connect({ endpoints: [endpoint] });
     });

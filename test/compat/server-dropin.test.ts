@@ -8,7 +8,7 @@ import { portOpen, runJs } from '../support/etcdts.js';
 import { TestPki } from '../support/pki.js';
 import { freePort } from '../support/ports.js';
 import { killAll, removeTempDirs, run, start, tempDir, waitFor, type Spawned } from '../support/procs.js';
-import { etcdBinary, etcdctlBinary, realEtcdAvailable } from '../support/real-etcd.js';
+import { etcdBinary, etcdctlBinary, requireRealEtcd } from '../support/real-etcd.js';
 
 /** The flags `etcd --help` of the installed etcd lists (it prints its help on stderr). */
 function etcdHelpFlags(): string[] {
@@ -29,7 +29,7 @@ function sampleValue(def: FlagDef): string {
 describe('etcdts server as a drop-in for the etcd binary', function () {
   this.timeout(120000);
   before(function () {
-    if (!realEtcdAvailable()) this.skip();
+    requireRealEtcd();
   });
   after(async () => {
     await killAll();

@@ -7,7 +7,7 @@ import { startMember, type ClusterMember } from '../support/admin-cluster.js';
 import type { ServerKind } from '../support/cluster.js';
 import { freePort } from '../support/ports.js';
 import { killAll, removeTempDirs, tempDir, waitFor } from '../support/procs.js';
-import { realEtcdAvailable } from '../support/real-etcd.js';
+import { requireRealEtcd } from '../support/real-etcd.js';
 import { runEtcdctl, runOurs } from './cli-harness.js';
 import { BboltReader, BufferSource } from '../../src/server/snapshot/bbolt/reader.js';
 
@@ -25,7 +25,7 @@ describe('snapshots between etcd and etcdts', function () {
   const members: ClusterMember[] = [];
 
   before(function () {
-    if (!realEtcdAvailable()) this.skip();
+    requireRealEtcd();
     dir = tempDir('snapshot-etcd-');
   });
 

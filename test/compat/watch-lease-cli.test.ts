@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { Client } from '../../src/client/client.js';
 import { op } from '../../src/client/txn.js';
-import { etcdctlBinary, realEtcdAvailable, startRealEtcd } from '../support/real-etcd.js';
+import { etcdctlBinary, requireRealEtcd, startRealEtcd } from '../support/real-etcd.js';
 import { startEtcdts } from '../support/etcdts.js';
 import { killAll, removeTempDirs } from '../support/procs.js';
 import { cleanEnv, normalise, normaliseIds, ourCliScript, runEtcdctl, runOurs, type CliRun } from './cli-harness.js';
@@ -184,7 +184,7 @@ describe(`watch and lease: etcdctl and the etcdts CLI against ${serverKinds.join
   const cells: Cell[] = [];
 
   before(async function () {
-    if (!realEtcdAvailable()) this.skip();
+    requireRealEtcd();
     for (const kind of serverKinds) {
       for (const tool of ['etcdctl', 'ours'] as const) {
         const endpoint = kind === 'etcdts' ? (await startEtcdts()).endpoint : (await startRealEtcd()).endpoint;

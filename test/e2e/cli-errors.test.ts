@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { portOpen, runJs } from '../support/etcdts.js';
+import { runJs } from '../support/etcdts.js';
+import { defaultPortNetwork } from '../support/netns.js';
 import { run } from '../support/procs.js';
 
 /**
@@ -22,15 +23,21 @@ describe('CLI errors', function () {
     });
   });
 
-  it('nothing at the default endpoint: the endpoint tried and why, then how to start a member or a cluster', async function () {
-    if (await portOpen(2379)) this.skip(); // Something serves the default port on this machine: the hint does not apply.
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCDCTL_')));
-    const r = await ours(['get', 'foo', '--dial-timeout', '1s', '--command-timeout', '1s'], env);
-    assert.equal(r.code, 1);
-    const lines = r.stderr.split('\n');
-    assert.match(lines[0]!, /^Error: context deadline exceeded \(127\.0\.0\.1:2379: connect ECONNREFUSED 127\.0\.0\.1:2379\)$/);
-    assert.match(lines[1]!, /^Nothing answers at 127\.0\.0\.1:2379, the default endpoint: start a member with `etcdts server`, or a local cluster with `eval "\$\(etcdts cluster up\)"`/);
-    const given = await ours(['get', 'foo', '--endpoints', '127.0.0.1:2379', '--dial-timeout', '1s', '--command-timeout', '1s'], env);
-    assert.equal(given.stderr.split('\n').length, 2, 'an endpoint the user gave gets the error line alone');
+  it('nothing at the default endpoint: the endpoint tried and why, then how to start a member or a cluster', async () => {
+    // Nothing may answer at the default port: see support/netns.ts.
+    const net = await defaultPortNetwork();
+    try {
+      const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCDCTL_')));
+      const inNet = (args: string[]) => net.run(process.execPath, [runJs, ...args], { env });
+      const r = await inNet(['get', 'foo', '--dial-timeout', '1s', '--command-timeout', '1s']);
+      assert.equal(r.code, 1);
+      const lines = r.stderr.split('\n');
+      assert.match(lines[0]!, /^Error: context deadline exceeded \(127\.0\.0\.1:2379: connect ECONNREFUSED 127\.0\.0\.1:2379\)$/);
+      assert.match(lines[1]!, /^Nothing answers at 127\.0\.0\.1:2379, the default endpoint: start a member with `etcdts server`, or a local cluster with `eval "\$\(etcdts cluster up\)"`/);
+      const given = await inNet(['get', 'foo', '--endpoints', '127.0.0.1:2379', '--dial-timeout', '1s', '--command-timeout', '1s']);
+      assert.equal(given.stderr.split('\n').length, 2, 'an endpoint the user gave gets the error line alone');
+    } finally {
+      await net.close();
+    }
   });
 });

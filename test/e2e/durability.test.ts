@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { startEtcdts } from '../support/etcdts.js';
-import { killAll, kill9, removeTempDirs, sleep } from '../support/procs.js';
+import { killAll, kill9, removeTempDirs, waitFor } from '../support/procs.js';
 import { RawKv } from '../support/raw-kv.js';
 
 interface Acked {
@@ -39,7 +39,9 @@ describe('durability: kill -9 under concurrent writes loses no acknowledged writ
           }
         }
       });
-      await sleep(700 + cycle * 300);
+      // Kill mid-load: once this cycle has had some writes acknowledged, a different number each cycle.
+      const target = acked.length + 60 + cycle * 30;
+      await waitFor(`cycle ${cycle} to get writes acknowledged`, () => acked.length >= target, 30000, 5);
       await kill9(member.proc);
       stop = true;
       await Promise.all(writers);

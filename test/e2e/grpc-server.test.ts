@@ -3,8 +3,8 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { credentials, makeGenericClientConstructor, type ServiceError } from '@grpc/grpc-js';
 import { startEtcdts, runJs, type EtcdtsMember } from '../support/etcdts.js';
-import { etcdctlBinary, realEtcdAvailable } from '../support/real-etcd.js';
-import { killAll, removeTempDirs, run, sleep, start, tempDir } from '../support/procs.js';
+import { etcdctlBinary, requireRealEtcd } from '../support/real-etcd.js';
+import { killAll, removeTempDirs, run, start, tempDir, waitFor } from '../support/procs.js';
 
 /**
  * The client port on our own gRPC transport (src/server/api/grpc-server),
@@ -71,7 +71,7 @@ describe('the client port on our gRPC transport', function () {
 
   describe('the real etcdctl (grpc-go)', function () {
     before(function () {
-      if (!realEtcdAvailable()) this.skip();
+      requireRealEtcd();
     });
 
     it('puts, gets and runs a txn, on an http:// endpoint and on host:port', async () => {
@@ -84,10 +84,18 @@ describe('the client port on our gRPC transport', function () {
 
     it('watches: a put made meanwhile arrives on the watch stream', async () => {
       const watcher = start(etcdctlBinary, ['--endpoints', member.endpoint, 'watch', 'w1']);
-      await sleep(1000);
-      assert.equal((await etcdctl('put', 'w1', 'seen')).code, 0);
-      for (let i = 0; i < 50 && !watcher.output().includes('seen'); i++) await sleep(100);
-      assert.equal(watcher.output(), 'PUT\nw1\nseen\n');
+      // etcdctl prints nothing when its watch is created: put until one value comes through.
+      let n = 0;
+      await waitFor('a put to reach the watch', async () => {
+        assert.equal((await etcdctl('put', 'w1', `seen-${n++}`)).code, 0);
+        return watcher.output().includes('seen-');
+      }, 30_000, 200);
+      await waitFor('the last put to arrive', () => watcher.output().includes(`seen-${n - 1}\n`), 10_000);
+      const values = watcher.output().split('\n').filter((l) => l !== '');
+      // Every put made after the watch was created, in order, each as etcdctl prints it.
+      const first = Number(/seen-(\d+)/.exec(values[2]!)?.[1]);
+      const expected = Array.from({ length: n - first }, (_, i) => ['PUT', 'w1', `seen-${first + i}`]).flat();
+      assert.deepEqual(values, expected);
     });
 
     it('grants a lease, keeps it alive over the stream, and reads its TTL', async () => {

@@ -7,7 +7,7 @@ import { startEtcdts, runJs, type EtcdtsMember } from '../support/etcdts.js';
 import { TestPki, hoursFromNow, type IssuedCertificate } from '../support/pki.js';
 import { freePort } from '../support/ports.js';
 import { killAll, removeTempDirs, run, tempDir, waitFor } from '../support/procs.js';
-import { etcdBinary, etcdctlBinary, realEtcdAvailable } from '../support/real-etcd.js';
+import { etcdBinary, etcdctlBinary, requireRealEtcd } from '../support/real-etcd.js';
 import { probePlainHttp2, probeTls } from '../support/tls-probe.js';
 
 const read = (path: string): Buffer => readFileSync(path);
@@ -27,7 +27,7 @@ function logLines(member: EtcdtsMember, msg: string): Array<Record<string, unkno
 describe('TLS on the client port', function () {
   this.timeout(120000);
   before(function () {
-    if (!realEtcdAvailable()) this.skip();
+    requireRealEtcd();
   });
   after(async () => {
     await killAll();

@@ -184,7 +184,8 @@ describe('Watch service (raw gRPC against bin/run.js server)', function () {
     await w.until('creates', (all) => all.filter((r) => r.created).length === 3);
     assert.equal(w.of(1n)[0]!.header!.revision, first + 1n, 'created at the current revision');
     await kv.put({ key: 'hist', value: '3' });
-    await sleep(700);
+    // The same stream delivered revision first + 2 to the other watchers: it was dispatched.
+    await w.until('revision 3 delivered to the other watchers', () => w.events(0n).length === 3 && w.events(1n).length === 1);
     assert.equal(w.of(2n).filter((r) => !r.created).length, 0, 'no event and no progress notification below a future start (#20221)');
     await kv.put({ key: 'hist', value: '4' });
     await w.until('all events', () => w.events(0n).length === 4 && w.events(1n).length === 2 && w.events(2n).length === 1);
@@ -255,7 +256,6 @@ describe('Watch service (raw gRPC against bin/run.js server)', function () {
       }
       await Promise.all(batch);
     }
-    await sleep(300);
     const rssPeak = rssBytes(member.proc.pid);
     w.call.resume();
     await w.until('every event', () => w.events(0n).length === total, 60000);

@@ -1,8 +1,8 @@
 import { Metadata, type ServiceError } from '@grpc/grpc-js';
 import { channelCredentialsFor } from './transport-mode.js';
 import {
-  KVClient, MaintenanceClient, CompactionRequest, DeleteRangeRequest, PutRequest, RangeRequest, TxnRequest,
-  type CompactionResponse, type DeleteRangeResponse, type PutResponse, type RangeResponse, type StatusResponse, type TxnResponse,
+  KVClient, MaintenanceClient, CompactionRequest, DeleteRangeRequest, HashKVRequest, PutRequest, RangeRequest, TxnRequest,
+  type CompactionResponse, type HashKVResponse, type DeleteRangeResponse, type PutResponse, type RangeResponse, type StatusResponse, type TxnResponse,
 } from '../../src/proto/gen/etcdserverpb/rpc.js';
 
 type Bytes = Buffer | string;
@@ -59,6 +59,11 @@ export class RawKv {
 
   status(): Promise<StatusResponse> {
     return this.call<object, StatusResponse>(this.maintenance.status as never, this.maintenance, {});
+  }
+
+  /** This member's HashKV at `revision` (0: the current one). */
+  async hashKV(revision: bigint): Promise<number> {
+    return (await this.call<HashKVRequest, HashKVResponse>(this.maintenance.hashKv as never, this.maintenance, HashKVRequest.fromPartial({ revision }))).hash;
   }
 
   close(): void {

@@ -10,6 +10,22 @@ export function realEtcdAvailable(): boolean {
   return existsSync(etcdBinary) && existsSync(etcdctlBinary);
 }
 
+/**
+ * For the `before` hook of every test that compares with the real etcd or
+ * drives the real etcdctl: without them the tests fail, saying what to
+ * install, rather than skip (a green run must mean they ran).
+ */
+export function requireRealEtcd(): void {
+  if (!realEtcdAvailable()) {
+    throw new Error(`${etcdBinary} and ${etcdctlBinary} are needed (the real etcd and etcdctl 3.4.23): install Debian's etcd-server and etcd-client packages, as .ci/run does`);
+  }
+}
+
+/** The same for other tools a test runs (openssl, curl, tmux, ...). */
+export function requireTool(path: string, pkg: string): void {
+  if (!existsSync(path)) throw new Error(`${path} is needed by this test: install Debian's ${pkg} package, as .ci/run does`);
+}
+
 export interface RealEtcd {
   endpoint: string;
   clientPort: number;

@@ -6,6 +6,7 @@ import {
 import { encodeWatchResponse } from '../../proto/fast/watch-response.js';
 import type { EtcdServer } from '../etcdserver/server.js';
 import { grpcOverheadBytes } from '../constants.js';
+import { failpoint } from '../failpoint.js';
 import type { WatchStream, WatchableStore } from '../mvcc/watchable-store.js';
 import { watchProgressNotifyIntervalMsMin } from '../mvcc/watch-limits.js';
 import { OperatingError } from '../operating-error.js';
@@ -151,6 +152,7 @@ class WatchStreamServer {
       // etcd sends a compaction cancellation with header revision 0; fillHeader would set the current one.
       if (revision === 0n) response.header.revision = 0n;
       const parts = item.fragment ? fragmentResponse(response, this.options.fragmentBytesMax) : [response];
+      failpoint('beforeSendWatchResponse');
       for (const part of parts) if (!this.call.write(part)) this.writable = false;
     }
     this.throttleRequests();

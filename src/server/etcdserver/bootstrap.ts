@@ -71,7 +71,8 @@ export function initialMembers(config: ServerConfig): MemberInfo[] {
 export async function bootstrapRaft(config: ServerConfig, join?: { clusterId: bigint; memberId: bigint }): Promise<RaftBoot> {
   await mkdir(snapDir(config), { recursive: true, mode: 0o700 });
   const snapshotter = new Snapshotter(snapDir(config), { filesMax: config.maxSnapshots, noSync: config.unsafeNoFsync });
-  const walOptions = { filesMax: config.maxWals, noSync: config.unsafeNoFsync };
+  // ETCDTS_WAL_SEGMENT_BYTES is a test seam (etcd's tests set wal.SegmentSizeBytes): small segments let a short robustness run reach the cut and purge failpoints.
+  const walOptions = { filesMax: config.maxWals, noSync: config.unsafeNoFsync, segmentBytes: Number(process.env['ETCDTS_WAL_SEGMENT_BYTES'] ?? 0) || undefined };
   if (await Wal.exists(config.walDir)) {
     const markers = await Wal.readSnapshotMarkers(config.walDir);
     const snapshot = await snapshotter.loadNewestAvailable(markers);

@@ -33,6 +33,7 @@ import { bootstrapRaft, snapDir, type RaftBoot } from './bootstrap.js';
 import { RawNode, SeededPrng } from '../raft/index.js';
 import type { Logger } from '../logger.js';
 import { applyCommitGapMax, leaseRevokesPerSecondMax } from '../constants.js';
+import { failpoint } from '../failpoint.js';
 import { AlarmStore, alarmText } from './alarms.js';
 import { BackendQuota, CappedGuard } from './quota.js';
 import { NoSpaceError } from './errors.js';
@@ -989,6 +990,7 @@ export class EtcdServer implements StateMachine {
    * Raft configuration in the same backend transaction.
    */
   private applyConfChangeEntry(cc: ConfChange): ApplyResult {
+    failpoint('beforeApplyOneConfChange');
     let error: Error | undefined;
     try {
       this.cluster.validate(cc);

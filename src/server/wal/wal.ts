@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { HardState, SnapshotMetadata, type Entry } from '../../proto/gen/etcdtspb/raft.js';
 import { encodeEntry } from '../../proto/fast/codecs.js';
 import { walRecordBytesMax, walSegmentBytes } from '../constants.js';
-import { failpoint } from '../failpoint.js';
+import { failpoint, failpointAsync } from '../failpoint.js';
 import { DirLock } from './dir-lock.js';
 import {
   WalClosedError,
@@ -412,12 +412,12 @@ export class Wal {
       else if (record.type === RecordType.snapshot && record.index! > this.lastIndex) this.lastIndex = record.index!;
       else if (record.type === RecordType.hardState) this.hardState = record.hardState!;
     }
-    failpoint('walBeforeSync');
+    await failpointAsync('walBeforeSync');
     if (this.options.noSync !== true) {
       await this.timedSync(() => this.tailFile.datasync());
       this.counters.syncs++;
     }
-    failpoint('walAfterSync');
+    await failpointAsync('walAfterSync');
     this.syncStart = true;
     this.counters.records += records.length;
     this.counters.bytes += buf.length;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { E, F, RawClients, S, T, frame, grpcMessage, requestBlock, settingsPayload, sleep, startServer, uint32, type TestServer } from './raw-h2.js';
+import { E, F, RawClients, S, T, frame, grpcMessage, requestBlock, settingsPayload, startServer, uint32, waitUntil, type TestServer } from './raw-h2.js';
 import { testImplementation, testService, type TestServiceState } from './test-service.js';
 
 describe('grpc-server: flow control and buffering', function () {
@@ -23,11 +23,12 @@ describe('grpc-server: flow control and buffering', function () {
   it('sends no more DATA than the client windows allow, and the rest as the client grants more', async () => {
     const client = await open([[S.initialWindowSize, 1000]]);
     client.unary(1, '/t.Test/Big', Buffer.from('100000'));
-    await client.waitFor((f) => f.type === T.data && f.streamId === 1);
-    await sleep(100);
+    await waitUntil(() => client.dataBytes(1) >= 1000);
+    await client.barrier();
     assert.equal(client.dataBytes(1), 1000, 'the stream window');
     client.send(frame(T.windowUpdate, 0, 1, uint32(200_000)));
-    await sleep(100);
+    await waitUntil(() => client.dataBytes(1) >= 65_535);
+    await client.barrier();
     assert.equal(client.dataBytes(1), 65_535, 'the connection window');
     client.send(frame(T.windowUpdate, 0, 0, uint32(100_000)));
     const status = await client.status(1);
@@ -40,16 +41,17 @@ describe('grpc-server: flow control and buffering', function () {
     const client = await open([[S.initialWindowSize, 0]]);
     client.unary(1, '/t.Test/Big', Buffer.from('300'));
     await client.waitFor((f) => f.type === T.headers && f.streamId === 1);
-    await sleep(50);
+    await client.barrier();
     assert.equal(client.dataBytes(1), 0);
     const setWindow = (bytes: number) => client.send(frame(T.settings, 0, 0, settingsPayload([[S.initialWindowSize, bytes]])));
     setWindow(100);
-    await client.waitFor((f) => f.type === T.data && f.streamId === 1);
-    await sleep(50);
+    await waitUntil(() => client.dataBytes(1) >= 100);
+    await client.barrier();
     assert.equal(client.dataBytes(1), 100);
     setWindow(50); // window: 0 + (50 - 100) = -50
     client.send(frame(T.windowUpdate, 0, 1, uint32(60))); // window 10
-    await sleep(100);
+    await waitUntil(() => client.dataBytes(1) >= 110);
+    await client.barrier();
     assert.equal(client.dataBytes(1), 110);
     setWindow(1000);
     const status = await client.status(1);
@@ -70,7 +72,8 @@ describe('grpc-server: flow control and buffering', function () {
     const client = await open([[S.initialWindowSize, 0]]);
     client.unary(1, '/t.Test/Count', Buffer.from('100,16384'));
     await client.waitFor((f) => f.type === T.headers && f.streamId === 1);
-    await sleep(100);
+    await waitUntil(() => state.writes.includes(false));
+    await client.barrier();
     assert(state.writes.length < 100 && state.writes[state.writes.length - 1] === false, 'the handler waits for drain');
     client.grantAll();
     const status = await client.status(1);
@@ -108,7 +111,7 @@ describe('grpc-server: flow control and buffering', function () {
     client.send(frame(T.headers, F.endHeaders, 1, requestBlock('/t.Test/SlowChat')));
     const chunk = grpcMessage(Buffer.alloc(16_000));
     for (let i = 0; i < 150; i++) client.send(frame(T.data, 0, 1, chunk)); // 2.4 MB, within the 8 MiB window
-    await sleep(200);
+    await client.barrier();
     assert(!client.frames.some((f) => f.type === T.windowUpdate && f.streamId === 1), 'no credit while nothing is read');
     const call = state.held[state.held.length - 1];
     let received = 0;

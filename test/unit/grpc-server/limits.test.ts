@@ -168,7 +168,9 @@ describe('grpc-server: limits', function () {
       const { client } = await connect();
       client.send(hang(1), ...repeat(3, (i) => [frame(T.ping, 0, 0, Buffer.alloc(8, i))]));
       await client.waitFor((f) => f.type === T.ping && f.payload[0] === 2);
-      await sleep(50);
+      // A call answered after the PINGs: a GOAWAY for them would have come before its response.
+      client.send(...echo(3));
+      await client.status(3);
       assert(!client.frames.some((f) => f.type === T.goAway));
     });
 
@@ -270,9 +272,13 @@ describe('grpc-server: limits', function () {
     });
 
     it('a connection with a call open is not idle', async () => {
-      const { client } = await connect({ idleTimeoutMs: 100 });
+      const { client, server } = await connect({ idleTimeoutMs: 100 });
       client.send(...hangCall(1));
-      await sleep(400);
+      await waitUntil(() => state.answer.has('h1'));
+      // A second connection, idle from the start and opened later: once the server has closed it
+      // for idleness, the first one's idle deadline has passed too.
+      const idle = await clients.connect(server.port);
+      assert.equal(await idle.goAwayCode(), E.noError);
       assert(!client.frames.some((f) => f.type === T.goAway));
       state.answer.get('h1')!(null, Buffer.from('late'));
       assert.deepEqual((await client.status(1)).messages.map(String), ['late']);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { HpackDecoder, encodeHeaderBlock, type HeaderField } from '../../../src/server/api/hpack.js';
 import { GrpcServer, type GrpcServerOptions, type ServiceDefinition, type ServiceImplementation } from '../../../src/server/api/grpc-server/server.js';
@@ -213,6 +214,18 @@ export class RawClient {
     const trailers = response.headers[response.headers.length - 1];
     const get = (name: string) => trailers.find((f) => f.name === name)?.value;
     return { code: Number(get('grpc-status')), message: decodeURIComponent(get('grpc-message') ?? ''), messages: response.messages };
+  }
+
+  /**
+   * Sends a PING and waits for its ACK. The server reads frames in order and writes in order,
+   * so once the ACK is here it has read every frame sent before the PING, and anything it
+   * wrote in answer to them came before the ACK: a test can then assert what did NOT happen
+   * without sleeping. (A PING counts towards the server's ping policy: a few per call at most.)
+   */
+  async barrier(timeoutMs = 5000): Promise<void> {
+    const payload = randomBytes(8);
+    this.send(frame(T.ping, 0, 0, payload));
+    await this.waitFor((f) => f.type === T.ping && (f.flags & F.ack) !== 0 && f.payload.equals(payload), timeoutMs);
   }
 
   close(): void {

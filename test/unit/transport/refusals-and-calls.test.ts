@@ -47,7 +47,9 @@ describe('peer transport: refusals', () => {
     a!.transport.send([...msgs(1n, 2n, 1, 5), ...msgs(1n, 3n, 1, 5)]);
     await waitFor('onRemoved', () => a!.reports.removed > 0);
     await waitFor('both peers refused it', () => b!.logger.find('warn', 'removed') && c!.logger.find('warn', 'removed'));
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Each outbound stream logs its refusal and reports the removal in the same step: once both
+    // logged, both refusals were handled, and they made one report between them.
+    await waitFor('both refusals handled', () => a!.logger.lines.filter((l) => l.msg === 'peer refused our message stream').length === 2);
     assert.equal(a!.reports.removed, 1);
     assert.deepEqual(b!.handler.received.filter((m) => m.from === 1n), []);
     // The others still talk to each other.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { startEtcdts } from '../support/etcdts.js';
-import { etcdctlBinary, realEtcdAvailable, startRealEtcd } from '../support/real-etcd.js';
+import { etcdctlBinary, requireRealEtcd, startRealEtcd } from '../support/real-etcd.js';
 import { killAll, removeTempDirs, sleep } from '../support/procs.js';
 import { RawKv } from '../support/raw-kv.js';
 
@@ -95,7 +95,7 @@ describe('etcdctl watch: etcdts prints exactly what real etcd 3.4.23 prints', fu
   let ourEndpoint: string;
 
   before(async function () {
-    if (!realEtcdAvailable()) this.skip();
+    requireRealEtcd();
     const [r, o] = await Promise.all([startRealEtcd(), startEtcdts()]);
     realEndpoint = r.endpoint;
     ourEndpoint = o.endpoint;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startEtcdts, type EtcdtsMember } from '../support/etcdts.js';
-import { etcdctlBinary, realEtcdAvailable } from '../support/real-etcd.js';
+import { etcdctlBinary, requireRealEtcd } from '../support/real-etcd.js';
 import { killAll, removeTempDirs, run, tempDir } from '../support/procs.js';
 
 /**
@@ -15,7 +15,7 @@ describe('etcdctl endpoints with a scheme (:authority as etcdctl writes it)', fu
   let member: EtcdtsMember;
 
   before(async function () {
-    if (!realEtcdAvailable()) this.skip();
+    requireRealEtcd();
     member = await startEtcdts();
   });
   after(async () => {
