@@ -113,6 +113,23 @@ function answerReadAtOnce(r: Raft, m: Message): void {
   r.respondToReadIndex(m, r.raftLog.committed);
 }
 
+/**
+ * The leader counts its own log towards commit as soon as it appends, and a
+ * new leader counts its whole log, written or not (on a node, or on the prototypes).
+ */
+function countUnwrittenLog(log: RaftLog, raft: Raft): void {
+  log.lastStableIndex = function (this: RaftLog): bigint {
+    return this.lastIndex();
+  };
+  const appendEntry = raft.appendEntry;
+  raft.appendEntry = function (this: Raft, es) {
+    if (!appendEntry.call(this, es)) return false;
+    this.prs.progress.get(this.id)!.maybeUpdate(this.raftLog.lastIndex());
+    this.maybeCommit();
+    return true;
+  };
+}
+
 export const raftMutants = {
   'vote-twice': {
     bug: 'a follower that voted in a term grants its vote to a second candidate of that term',
@@ -287,6 +304,17 @@ export const raftMutants = {
       Raft.prototype.hasUnappliedConfChanges = () => false;
     },
     rare: 'needs a member with a committed but unapplied configuration change (its Ready loop behind) to time out and win before applying it, under a configuration where that gives two majorities; 0 of 1000 seeds',
+  },
+  'leader-counts-unwritten-log': {
+    bug: 'the leader counts its own entries towards commit before they are on its disk',
+    rule: 'commit once a majority has the entry in stable storage (Figure 2; thesis §10.2.1: the leader may write in parallel, but counts itself only once written)',
+    patch(rn) {
+      countUnwrittenLog(rn.raft.raftLog, rn.raft);
+    },
+    patchAll() {
+      countUnwrittenLog(RaftLog.prototype, Raft.prototype);
+    },
+    rare: 'needs the leader and the one follower that holds an entry to lose their unwritten tails together after the entry was acknowledged, then a majority without it to elect a leader: whole-cluster power loss, which the simulator does not inject (it crashes members one at a time); the scripted scenarios and the robustness runner\'s power-loss-cluster scenario catch it',
   },
   'ack-before-persist': {
     bug: 'followers send acknowledgements and granted votes before their write is durable',

@@ -137,6 +137,17 @@ export class RaftLog {
     this.unstable.stableTo(i, t);
   }
 
+  /**
+   * The last index the application has reported durable: everything before
+   * the unstable tail. A pending unstable snapshot counts, because it holds
+   * only entries a quorum committed already.
+   */
+  lastStableIndex(): bigint {
+    const beforeTail = this.unstable.offset - 1n;
+    const last = this.lastIndex();
+    return beforeTail < last ? beforeTail : last;
+  }
+
   stableSnapTo(i: bigint): void {
     this.unstable.stableSnapTo(i);
   }

@@ -232,7 +232,7 @@ export class Raft {
     assert((this.state === 'leader') === (this.lead === this.id), `state ${this.state} with lead ${this.lead}`);
     if (this.state === 'leader' || this.state === 'candidate') assert(this.vote === this.id, `${this.state} of term ${this.term} voted for ${this.vote}`);
     if (this.state === 'leader') {
-      assert(this.prs.progress.get(this.id)?.match === log.lastIndex(), 'the leader does not count its own log');
+      assert(this.prs.progress.get(this.id)?.match === log.lastStableIndex(), 'the leader counts exactly its durable log');
       this.prs.visit((_, pr) => pr.assertInvariants());
     }
   }
@@ -368,6 +368,24 @@ export class Raft {
     this.reduceUncommittedSize(committedEntries);
     if (stable !== undefined) this.raftLog.stableTo(stable.index, stable.term);
     if (snapshot !== undefined) this.raftLog.stableSnapTo(snapshotIndex(snapshot));
+    if (this.state === 'leader') this.countOwnDurableLog();
+  }
+
+  /**
+   * The leader's own acknowledgement of its log, given once the entries are
+   * durable here (etcd-io/raft's self-addressed MsgAppResp). Counting them
+   * when they were appended would let an entry commit while it is on one
+   * follower's disk and only in this leader's memory: if both then lose
+   * power, a quorum without the entry elects a leader that overwrites it,
+   * after the write was acknowledged.
+   */
+  private countOwnDurableLog(): void {
+    const pr = this.prs.progress.get(this.id);
+    if (pr === undefined || !pr.maybeUpdate(this.raftLog.lastStableIndex())) return;
+    if (this.maybeCommit()) {
+      this.releasePendingReadIndexMessages();
+      this.bcastAppend();
+    }
   }
 
   /** Advances the commit index to what a quorum holds; true if it moved. */
@@ -386,10 +404,8 @@ export class Raft {
       this.logger?.debug(`${hex(this.id)} appending new entries to log would exceed uncommitted entry size limit; dropping proposal`);
       return false;
     }
-    const last = this.raftLog.append(es);
-    this.prs.progress.get(this.id)!.maybeUpdate(last);
-    // The caller broadcasts whether or not this commits anything.
-    this.maybeCommit();
+    this.raftLog.append(es);
+    // Not counted towards commit yet: that waits until they are durable (countOwnDurableLog).
     return true;
   }
 
@@ -430,7 +446,10 @@ export class Raft {
     this.abortLeaderTransfer();
     this.prs.resetVotes();
     const last = this.raftLog.lastIndex();
-    this.prs.visit((id, pr) => pr.resetForTerm(id === this.id ? last : 0n, last + 1n));
+    // Our own match is only what is durable: an entry received while the previous Ready was
+    // being written is not on disk yet, and must not count towards a commit of the new term.
+    const durable = this.raftLog.lastStableIndex();
+    this.prs.visit((id, pr) => pr.resetForTerm(id === this.id ? durable : 0n, last + 1n));
     this.pendingConfIndex = 0n;
     this.uncommittedSize = 0;
     this.readOnly = new ReadOnly();

@@ -29,8 +29,8 @@
  *    §10.2.1): while this node is the leader (`rd.softState?.raftState`, or
  *    the last soft state seen, is 'leader') its messages may be sent before
  *    or in parallel with step 2. That is safe because the leader counts its
- *    own unsynced entries toward commit only in state that leaves the node
- *    through a later Ready, and a later Ready exists only after advance().
+ *    own entries toward commit only once advance() has told it they are
+ *    durable, so a commit index it sends never rests on its unsynced tail.
  *    A MsgSnap must be followed by `reportSnapshot(to, ok)` once the
  *    transport knows the outcome; `reportUnreachable(to)` after a failed send.
  *    The snapshot in a MsgSnap is the storage's latest; a server should

@@ -105,19 +105,18 @@ export function readMessages(r: Raft): Message[] {
   return msgs;
 }
 
-/** Makes a bare Raft's unstable entries stable, as a driver would after persisting. */
-export function persistAll(r: Raft, storage: MemoryStorage): void {
+/**
+ * Persists a bare Raft's unstable snapshot and entries, then tells it so
+ * through advance(), as a driver does after its write: a leader counts its
+ * own entries towards commit only from then on.
+ */
+export function persistAll(r: Raft, storage = r.raftLog.storage as MemoryStorage): void {
   const s = r.raftLog.unstable.snapshot;
-  if (s !== undefined) {
-    storage.applySnapshot(s);
-    r.raftLog.stableSnapTo(snapshotIndex(s));
-  }
+  if (s !== undefined) storage.applySnapshot(s);
   const ents = r.raftLog.unstableEntries();
-  if (ents.length > 0) {
-    storage.append(ents);
-    r.raftLog.stableTo(ents[ents.length - 1]!.index, ents[ents.length - 1]!.term);
-  }
+  if (ents.length > 0) storage.append(ents);
   storage.setHardState(r.hardState());
+  r.advance(0n, [], ents[ents.length - 1], s);
 }
 
 export function confChangeData(type: ConfChangeType, nodeId: Id): Buffer {

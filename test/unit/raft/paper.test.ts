@@ -10,6 +10,7 @@ import {
   Cluster,
   MessageType,
   newTestRaft,
+  persistAll,
   readMessages,
   storageWithLog,
   type Id,
@@ -40,6 +41,7 @@ function leaderOf(ids: Id[], id: Id = 1): Raft {
   const r = newTestRaft(id, ids);
   r.becomeCandidate();
   r.becomeLeader();
+  persistAll(r);
   readMessages(r);
   return r;
 }
@@ -258,6 +260,7 @@ describe('raft paper §5.3: log replication', () => {
     commitNoopEntry(r);
     const li = r.raftLog.lastIndex();
     r.step(msg({ type: MessageType.MsgProp, from: 1n, to: 1n, entries: [newEntry({ data: Buffer.from('x') })] }));
+    persistAll(r);
     const msgs = readMessages(r);
     r.step(msg({ type: MessageType.MsgAppResp, from: msgs[0]!.to, to: 1n, term: 1n, index: li + 1n }));
     assert.equal(r.raftLog.committed, li + 1n);
@@ -292,6 +295,7 @@ describe('raft paper §5.3: log replication', () => {
         commitNoopEntry(r);
         const li = r.raftLog.lastIndex();
         r.step(msg({ type: MessageType.MsgProp, from: 1n, to: 1n, entries: [newEntry({ data: Buffer.from('x') })] }));
+        persistAll(r);
         readMessages(r);
         for (const id of c.acks) r.step(msg({ type: MessageType.MsgAppResp, from: BigInt(id), to: 1n, term: 1n, index: li + 1n }));
         assert.equal(r.raftLog.committed > li, c.commit);
@@ -476,6 +480,7 @@ describe('raft paper §5.4: safety', () => {
         r.term = 2n;
         r.becomeCandidate();
         r.becomeLeader();
+        persistAll(r);
         readMessages(r);
         r.step(msg({ type: MessageType.MsgAppResp, from: 2n, to: 1n, term: r.term, index: BigInt(c.index) }));
         assert.equal(r.raftLog.committed, BigInt(c.commit));

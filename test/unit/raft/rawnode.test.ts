@@ -51,16 +51,23 @@ describe('raft RawNode: the Ready contract', () => {
     assert.equal(rn.hasReady(), false);
   });
 
-  it('a single node elects itself and commits its first entry in the same Ready', () => {
-    const rn = new RawNode(raftConfig(1, configuredStorage([1])));
+  it('a single node elects itself, and commits its first entry once that entry is durable', () => {
+    const storage = configuredStorage([1]);
+    const rn = new RawNode(raftConfig(1, storage));
     rn.campaign();
     const rd = rn.ready();
     assert.deepEqual(rd.softState, { lead: 1n, raftState: 'leader' });
-    assert.deepEqual(rd.hardState, { term: 1n, vote: 1n, commit: 1n });
+    assert.deepEqual(rd.hardState, { term: 1n, vote: 1n, commit: 0n });
     assert.deepEqual(rd.entries.map(describeEntry), ['1/1 EntryNormal']);
-    assert.deepEqual(rd.committedEntries.map(describeEntry), ['1/1 EntryNormal'], 'applied only after being persisted');
+    assert.deepEqual(rd.committedEntries, [], 'not committed before it is on the only member\'s disk');
     assert.equal(rd.mustSync, true);
     assert.deepEqual(rd.messages, []);
+    storage.append(rd.entries);
+    storage.setHardState(rd.hardState!);
+    rn.advance();
+    const next = rn.ready();
+    assert.deepEqual(next.hardState, { term: 1n, vote: 1n, commit: 1n });
+    assert.deepEqual(next.committedEntries.map(describeEntry), ['1/1 EntryNormal']);
     rn.advance();
     assert.equal(rn.basicStatus().applied, 1n);
   });
@@ -77,16 +84,20 @@ describe('raft RawNode: the Ready contract', () => {
     for (const rd of commitOnly) assert.equal(rd.mustSync, false);
   });
 
-  it('new entries must be synced; the same Ready may hand them out as committed too', () => {
+  it('new entries must be synced, and are handed out as committed only in the Ready after', () => {
     const { rn, storage } = singleLeader();
     rn.ready();
     rn.advance();
     rn.propose(Buffer.from('foo'));
     const rd = rn.ready();
     assert.deepEqual(rd.entries.map(describeEntry), ['1/2 EntryNormal "foo"']);
-    assert.deepEqual(rd.committedEntries.map(describeEntry), ['1/2 EntryNormal "foo"']);
+    assert.deepEqual(rd.committedEntries, []);
     assert.equal(rd.mustSync, true);
     storage.append(rd.entries);
+    rn.advance();
+    const next = rn.ready();
+    assert.deepEqual(next.entries, []);
+    assert.deepEqual(next.committedEntries.map(describeEntry), ['1/2 EntryNormal "foo"']);
     rn.advance();
     assert.equal(rn.hasReady(), false);
     assert.deepEqual(rn.raft.raftLog.unstableEntries(), []);
