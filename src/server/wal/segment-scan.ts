@@ -145,7 +145,10 @@ export function findIntactFrames(
 /** True when some whole sector of the file that overlaps [from, to) is all zeros. */
 export function hasZeroSector(buf: Buffer, from: number, to: number): boolean {
   for (let sector = Math.floor(from / sectorBytes) * sectorBytes; sector < to; sector += sectorBytes) {
-    if (isZero(buf, sector, Math.min(sector + sectorBytes, buf.length))) return true;
+    // The sector `from` falls in may start with bytes an earlier, synced batch wrote there;
+    // if the rewrite of that sector never reached the disk, it still holds those bytes and
+    // then the zeros it was preallocated with: what follows `from` in it is all zero.
+    if (isZero(buf, Math.max(sector, from), Math.min(sector + sectorBytes, buf.length))) return true;
   }
   return false;
 }

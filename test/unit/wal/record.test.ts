@@ -121,6 +121,20 @@ describe('wal segment scan', () => {
     assert.ok(scan.tornTail);
   });
 
+  it('repairs a batch whose first sector, shared with the synced batch before it, never persisted', () => {
+    const big = Array.from({ length: 6 }, () => prng.bytes(700));
+    const { buf, offsets } = layout(big, 8192, [0, 2]);
+    // Batch 2 starts inside a sector that batch 0 had written and synced: that sector kept its
+    // old bytes and its zeros, the later sectors of batch 2 reached the disk.
+    const start = offsets[2]!;
+    const sectorEnd = Math.ceil((start + 1) / 512) * 512;
+    assert.ok(start % 512 !== 0 && sectorEnd < offsets[3]!, 'the batch starts mid-sector, its first frame spans the boundary');
+    buf.fill(0, start, sectorEnd);
+    const scan = scanLast(buf);
+    assert.equal(scan.frames.length, 2);
+    assert.equal(scan.tornTail?.offset, start);
+  });
+
   it('refuses any damage in a segment that is not the last', () => {
     const { buf, offsets } = layout(payloads, payloads.reduce((n, p) => n + frameBytes(p.length), 0));
     buf[offsets[5]! + 20]! ^= 0x10;
