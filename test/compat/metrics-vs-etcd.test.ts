@@ -5,7 +5,7 @@ import { startCluster, type Cluster } from '../support/cluster.js';
 import { goTool, requireGo } from '../support/go-tools.js';
 import { get, openStream, post } from '../support/http-json.js';
 import { killAll, removeTempDirs, run, waitFor } from '../support/procs.js';
-import { realEtcdAvailable } from '../support/real-etcd.js';
+import { requireRealEtcd } from '../support/real-etcd.js';
 
 /**
  * /metrics as Prometheus reads it (parsed by the Prometheus project's own
@@ -69,7 +69,7 @@ describe('/metrics against etcd 3.4.23', function () {
   let ref: Cluster;
 
   before(async function () {
-    if (!realEtcdAvailable()) this.skip();
+    requireRealEtcd();
     requireGo();
     promparse = await goTool('promparse');
     [ours, ref] = await Promise.all([startCluster({ size: 2 }), startCluster({ size: 2, kind: 'etcd', extraArgs: ['--metrics', 'extensive'] })]);

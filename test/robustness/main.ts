@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { killAll, removeTempDirs } from '../support/procs.js';
 import { scenarios } from './faults.js';
+import { powerLossCycles } from './power-loss-cycles.js';
 import { chaosPlan, longProfile, plan, shortProfile, type SessionPlan } from './profiles.js';
 import { renderReport } from './report.js';
 import { runSession, type SessionReport } from './session.js';
@@ -12,11 +13,12 @@ import { violationCount } from './validate.js';
  * npm run robustness -- --scenario kill-leader,failpoint-raftBeforeSave --duration 30s
  * npm run robustness -- --all --profile short
  * npm run robustness -- --all --profile long --duration 60s --chaos 10m --report docs/robustness-processes.md
+ * npm run robustness -- --power-loss 200
  *
  * Exits 0 when every session validated with no violation and every fault
  * fired, 1 otherwise (the violations are printed).
  */
-const usage = 'usage: npm run robustness -- (--list | --scenario a,b | --chaos 10m | --all) [--profile short|long] [--duration 30s] [--seed n] [--report file.md]';
+const usage = 'usage: npm run robustness -- (--list | --scenario a,b | --chaos 10m | --all | --power-loss cycles) [--profile short|long] [--duration 30s] [--seed n] [--report file.md]';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -29,6 +31,7 @@ async function main(): Promise<number> {
       chaos: { type: 'string' },
       seed: { type: 'string', default: '1' },
       report: { type: 'string' },
+      'power-loss': { type: 'string' },
     },
   });
   if (values.list) {
@@ -36,6 +39,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const seed = Number(values.seed);
+  if (values['power-loss'] !== undefined) return powerLossRun(Number(values['power-loss']), seed);
   const durationMs = values.duration === undefined ? 0 : parseDuration(values.duration);
   let plans: SessionPlan[];
   if (values.all && values.profile === 'long') plans = longProfile(seed, durationMs || 60_000, values.chaos === undefined ? 600_000 : parseDuration(values.chaos));
@@ -54,6 +58,24 @@ async function main(): Promise<number> {
     process.stderr.write(`${report.name}: ${report.validation.operations.total} operations, ${report.faults.length} faults (${unfired.length} did not fire), ${violations} violations, ${(report.wallMs / 1000).toFixed(1)} s\n`);
     for (const m of report.validation.messages) process.stderr.write(`  ${m}\n`);
     if (values.report !== undefined) writeFileSync(values.report, renderReport(reports, values.profile ?? 'short'));
+  }
+  return failed === 0 ? 0 : 1;
+}
+
+/** Power-loss cycles of one member, then of a whole 3-member cluster: 0 when nothing was lost or broken. */
+async function powerLossRun(cycles: number, seed: number): Promise<number> {
+  if (!Number.isInteger(cycles) || cycles < 1) throw new Error(usage);
+  let failed = 0;
+  for (const members of [1, 3] as const) {
+    const started = performance.now();
+    const r = await powerLossCycles({ members, cycles, seed, writesPerCycle: 100 });
+    const refusals = [...new Set(r.refusals)];
+    process.stderr.write(
+      `power loss, ${members} member(s): ${r.cycles} cycles, ${r.recovered} recovered, ${r.refusals.length} refused to start, ` +
+        `${r.lost.length} acknowledged writes lost of ${r.acknowledged}, ${r.broken.length} broken starts, ${((performance.now() - started) / 1000).toFixed(0)} s\n`,
+    );
+    for (const line of [...refusals, ...r.lost.slice(0, 20), ...r.broken]) process.stderr.write(`  ${line}\n`);
+    if (r.lost.length > 0 || r.broken.length > 0) failed++;
   }
   return failed === 0 ? 0 : 1;
 }

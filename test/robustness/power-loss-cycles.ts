@@ -115,7 +115,9 @@ function oneLineRefusal(message: string): string | undefined {
 }
 
 /** Acknowledged writes each member lacks, once it has caught up with the last acknowledged revision. */
-async function missingWrites(cluster: RobustCluster, acked: readonly Acked[]): Promise<string[]> {
+async function missingWrites(cluster: RobustCluster, ackedSoFar: readonly Acked[]): Promise<string[]> {
+  // The writers go on meanwhile: check what was acknowledged before the reads, not what comes after them.
+  const acked = ackedSoFar.slice();
   const last = acked.reduce((max, a) => (a.revision > max ? a.revision : max), 0n);
   const missing: string[] = [];
   for (const m of cluster.members) {
