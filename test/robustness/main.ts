@@ -57,7 +57,7 @@ async function main(): Promise<number> {
     if (violations > 0 || unfired.length > 0) failed++;
     process.stderr.write(`${report.name}: ${report.validation.operations.total} operations, ${report.faults.length} faults (${unfired.length} did not fire), ${violations} violations, ${(report.wallMs / 1000).toFixed(1)} s\n`);
     for (const m of report.validation.messages) process.stderr.write(`  ${m}\n`);
-    if (values.report !== undefined) writeFileSync(values.report, renderReport(reports, values.profile ?? 'short'));
+    if (values.report !== undefined) writeFileSync(values.report, renderReport(reports, process.argv.slice(2).join(' ')));
   }
   return failed === 0 ? 0 : 1;
 }

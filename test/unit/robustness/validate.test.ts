@@ -83,6 +83,31 @@ describe('robustness validation', () => {
     assert.equal(validate(input).violations['watch-reliable'], 1);
   });
 
+  it('checks watches against the full watch, not a linearisation that picked another unknown delete', () => {
+    // Revision 4 deleted "a", by one of two requests of unknown outcome that no read tells
+    // apart: a linearisation may as well say the delete of "b" made it.
+    const operations = [
+      op(1, put('a', '1'), { revision: 2 }, 10, 20),
+      op(2, put('b', '1'), { revision: 3 }, 21, 30),
+      op(3, del('b'), undefined, 31, Infinity),
+      op(4, del('a'), undefined, 32, Infinity),
+      op(1, put('c', '1'), { revision: 5 }, 40, 50),
+    ];
+    const events = [putEvent('a', '1', 2), putEvent('b', '1', 3), delEvent('a', 4), putEvent('c', '1', 5)];
+    const full: WatchStream = { name: 'full watch link 0', key: '\0', rangeEnd: '\0', startRevision: 1, responses: events.map((e) => ({ revision: e.modRevision, events: [e] })) };
+    const short: WatchStream = { name: 'short watch', key: '\0', rangeEnd: '\0', startRevision: 4, responses: events.slice(2).map((e) => ({ revision: e.modRevision, events: [e] })) };
+    const final = { b: { value: '1', modRevision: 3, createRevision: 3, version: 1 }, c: { value: '1', modRevision: 5, createRevision: 5, version: 1 } };
+    const input: ValidationInput = {
+      ...correctRun(), operations, streams: [full, short], fullWatch: { events, complete: true }, leases: [],
+      finals: [member('m1', final, 5), member('m2', final, 5), member('m3', final, 5)],
+    };
+    assert.deepEqual(validate(input).violations, {}, validate(input).messages.join('\n'));
+    // A watch that reports the other delete is still caught.
+    short.responses[0] = { revision: 4, events: [delEvent('b', 4)] };
+    const report = validate(input);
+    assert.ok((report.violations['watch-consistent'] ?? 0) >= 1, report.messages.join('\n'));
+  });
+
   it('reports a lease whose keys vanished before its TTL ran out after the last keep-alive', () => {
     const input = correctRun();
     // No recorded revoke: the deletes at revision 6 were an expiry, seen 60 ms after the grant of a 4 s lease.
