@@ -134,7 +134,8 @@ describe('HTTP/JSON gateway against etcd 3.4.23', function () {
     const added = await Promise.all([endpoints.etcd, endpoints.etcdts].map((e) => post(e, '/v3/cluster/member/add', '{"peerURLs":["http://127.0.0.1:1"],"isLearner":true}')));
     const learner = added.map((a) => JSON.parse(a.body).member as Record<string, unknown>);
     assert.deepEqual({ ...learner[1], ID: 'x' }, { ...learner[0], ID: 'x' });
-    await Promise.all([endpoints.etcd, endpoints.etcdts].map((e, i) => post(e, '/v3/cluster/member/remove', JSON.stringify({ ID: learner[i]!.ID }))));
+    const removed = await Promise.all([endpoints.etcd, endpoints.etcdts].map((e, i) => post(e, '/v3/cluster/member/remove', JSON.stringify({ ID: learner[i]!.ID }))));
+    assert.deepEqual(removed.map((r) => r.status), [200, 200], removed.map((r) => r.body).join('\n'));
     await same([['/v3/cluster/member/list', '']]);
   });
 

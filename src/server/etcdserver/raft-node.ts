@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { EntryType, MessageType, type ConfChange, type ConfState, type Entry, type HardState, type Message, type Snapshot } from '../../proto/gen/etcdtspb/raft.js';
-import { RawNode, type Ready, type SoftState, type MemoryStorage, isEmptySnapshot, ProposalDroppedError } from '../raft/index.js';
+import { RawNode, type Ready, type SoftState, type MemoryStorage, isEmptySnapshot, ConfChangePendingError, ProposalDroppedError } from '../raft/index.js';
 import type { Wal } from '../wal/wal.js';
 import type { Snapshotter } from '../wal/snapshotter.js';
 import type { ConsensusDriver } from './driver.js';
@@ -78,6 +78,8 @@ export class RaftNode implements ConsensusDriver {
   private readonly readsInFlight = new Map<string, Array<{ resolve: (index: bigint) => void; reject: (err: Error) => void }>>();
   private readSeq = 0n;
   private readonly exclusiveTasks: Array<() => Promise<void>> = [];
+  /** Called after the next advance(): conf changes waiting for Raft's applied index to catch up. */
+  private readonly advanceWaiters: Array<() => void> = [];
   /**
    * Reads arriving in the same turn of the event loop share one ReadIndex
    * round. setImmediate, not setTimeout(0): Node rounds a 0 ms timer up to
@@ -192,15 +194,42 @@ export class RaftNode implements ConsensusDriver {
     this.kick();
   }
 
-  proposeConfChange(cc: ConfChange): void {
-    if (this.stopped) throw new StoppedError();
-    try {
-      this.rn.proposeConfChange(cc);
-    } catch (err) {
-      if (err instanceof ProposalDroppedError) throw this.leaderId === 0n ? new NoLeaderError() : new LeaderChangedError();
-      throw err;
+  /**
+   * Proposes a configuration change. Raft refuses one while the previous
+   * change may be unapplied in its own view, which lags the state machine
+   * by up to one Ready (committed entries already durable are applied, and
+   * their callers answered, while the Ready's own write is still in flight).
+   * A change proposed right after the previous one was answered is retried
+   * after each Ready for up to an election timeout, instead of failing.
+   */
+  async proposeConfChange(cc: ConfChange): Promise<void> {
+    const deadline = performance.now() + this.options.electionTimeoutMs;
+    for (;;) {
+      if (this.stopped) throw new StoppedError();
+      try {
+        this.rn.proposeConfChange(cc);
+        this.kick();
+        return;
+      } catch (err) {
+        const settling = err instanceof ConfChangePendingError && err.pendingIndex <= (this.sm?.appliedIndex ?? 0n);
+        if (settling && performance.now() < deadline) {
+          await this.nextAdvance();
+          continue;
+        }
+        if (err instanceof ProposalDroppedError) throw this.leaderId === 0n ? new NoLeaderError() : new LeaderChangedError();
+        throw err;
+      }
     }
-    this.kick();
+  }
+
+  /** Resolves after the Ready being handled (or the next one) was advanced. */
+  private nextAdvance(): Promise<void> {
+    return new Promise((resolve) => {
+      // No Ready in flight: Raft's view is already current.
+      if (!this.loopRunning && !this.rn.hasReady()) setImmediate(resolve);
+      else this.advanceWaiters.push(resolve);
+      this.kick();
+    });
   }
 
   /** The term of the entry at `index` (for snapshots taken at an applied index). */
@@ -290,6 +319,7 @@ export class RaftNode implements ConsensusDriver {
         const rd = this.rn.ready();
         await this.handleReady(rd);
         this.rn.advance();
+        for (const resolve of this.advanceWaiters.splice(0)) resolve();
         this.counters.readies++;
         this.maybeSnapshot();
       }
@@ -464,6 +494,7 @@ export class RaftNode implements ConsensusDriver {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    for (const resolve of this.advanceWaiters.splice(0)) resolve();
     clearInterval(this.tickTimer);
     clearImmediate(this.readTimer);
     for (const w of this.readWaiters.splice(0)) w.reject(new StoppedError());

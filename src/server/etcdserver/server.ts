@@ -929,13 +929,17 @@ export class EtcdServer implements StateMachine {
   }
 
   /** Registers the proposal, proposes it, and waits (the registry times it out). */
-  private waitFor(id: bigint, propose: () => void): Promise<ApplyResult> {
+  private waitFor(id: bigint, propose: () => void | Promise<void>): Promise<ApplyResult> {
     const done = this.waits.register(id);
-    try {
-      propose();
-    } catch (err) {
+    const failed = (err: unknown) => {
       this.counters.proposalsFailed++;
       this.waits.fail(id, err as Error);
+    };
+    try {
+      const proposed = propose();
+      if (proposed !== undefined) proposed.catch(failed);
+    } catch (err) {
+      failed(err);
     }
     return done;
   }

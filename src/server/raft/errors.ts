@@ -22,6 +22,13 @@ export class ProposalDroppedError extends RaftError {
   }
 }
 
+/** A configuration change proposed while an earlier one may still be unapplied here. */
+export class ConfChangePendingError extends ProposalDroppedError {
+  constructor(readonly pendingIndex: bigint, readonly applied: bigint) {
+    super(`a configuration change is pending (index ${pendingIndex}, applied ${applied})`);
+  }
+}
+
 /** The requested index is below the first index of the log: compacted away. */
 export class CompactedError extends RaftError {
   constructor() {

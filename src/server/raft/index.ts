@@ -9,6 +9,7 @@ export { SeededPrng, type Prng } from './prng.js';
 export type { RaftLogger } from './logger.js';
 export {
   RaftError,
+  ConfChangePendingError,
   ProposalDroppedError,
   CompactedError,
   UnavailableError,

@@ -23,7 +23,7 @@ import {
 } from '../../proto/gen/etcdtspb/raft.js';
 import { confStatesEqual, restoreConfState, simpleChange, type ConfigAndProgress } from './confchange.js';
 import { describeConfChange } from './describe.js';
-import { CompactedError, ProposalDroppedError, SnapshotTemporarilyUnavailableError } from './errors.js';
+import { CompactedError, ConfChangePendingError, ProposalDroppedError, SnapshotTemporarilyUnavailableError } from './errors.js';
 import type { RaftLogger } from './logger.js';
 import {
   isEmptyHardState,
@@ -1014,7 +1014,7 @@ function leaderPropose(r: Raft, m: Message): void {
     }
   });
   if (refused > 0 && refused === m.entries.length) {
-    throw new ProposalDroppedError(`a configuration change is pending (index ${r.pendingConfIndex}, applied ${r.raftLog.applied})`);
+    throw new ConfChangePendingError(r.pendingConfIndex, r.raftLog.applied);
   }
   assert(confChanges - refused <= 1, 'more than one configuration change accepted in one proposal');
   if (!r.appendEntry(m.entries)) throw new ProposalDroppedError('too many uncommitted entries');
