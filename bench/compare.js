@@ -29,6 +29,8 @@ const defaults = {
   // `etcdctl check perf --load s` against each cluster (60 s each), in every section.
   'check-perf': 'true',
   out: join(repoRoot, 'bench', 'RESULTS.md'),
+  // The RESULTS.md section written: another name keeps an earlier table (e.g. the one before a change).
+  section: 'compare',
 };
 
 function parseArgs(argv) {
@@ -90,7 +92,7 @@ async function main() {
       sections.push({ members, tls, rows });
     }
   }
-  writeSection(o.out, 'compare', report(o, info, sections));
+  writeSection(o.out, o.section, report(o, info, sections), o.section === 'compare' ? undefined : `bench/compare.js --section ${o.section}`);
   console.log(`wrote ${o.out}`);
 }
 
@@ -103,7 +105,7 @@ function report(o, info, sections) {
     '',
     `Run on ${new Date().toISOString()}: ${info.cpus} × ${info.cpuModel}, Node ${info.node}, ${info.etcd}, load average before the run ${info.loadavg.map((l) => l.toFixed(2)).join(' ')}.`,
     `Load generator: bench/go/etcd-load (etcd's clientv3 from Debian's golang-etcd-server-dev), ${o.duration} per workload, etcd and etcdts alternating.`,
-    `Command: \`node bench/compare.js --members ${o.members} --tls ${o.tls} --duration ${o.duration} --workloads ${o.workloads} --check-perf ${o['check-perf']}\``,
+    `Command: \`node bench/compare.js --members ${o.members} --tls ${o.tls} --duration ${o.duration} --workloads ${o.workloads} --check-perf ${o['check-perf']}${o.section === 'compare' ? '' : ` --section ${o.section}`}\``,
     'Rows without "through the …" spread the clients over every member (clientv3 balances over its endpoints); "through the leader/follower" gives the client that member only.',
     'p99 of the watch rows is the delay from put to event; check perf reports its slowest request, not a p99.',
     '',

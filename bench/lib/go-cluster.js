@@ -141,15 +141,17 @@ export function runCheckPerf(cluster) {
     out = execFileSync(etcdctl, ['--endpoints', cluster.endpoints.join(','), ...clientTlsArgs(cluster.pki), 'check', 'perf', '--load', 's'],
       { encoding: 'utf8', timeout: 180_000, stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
-    out = `${err.stdout ?? ''}${err.stderr ?? ''}`;
+    // FAIL exits non-zero; its report is still on stdout (client retries log to stderr).
+    out = `${err.stdout ?? ''}`;
   }
-  const throughput = /Throughput is (\d+) writes\/s/.exec(out);
-  const slowest = /Slowest request took ([\d.]+)s/.exec(out);
-  const verdict = /^(PASS|FAIL)$/m.exec(out.trim().split('\n').at(-1) ?? '');
+  const throughput = /Throughput (?:is|too low:) (\d+) writes\/s/.exec(out);
+  const slowest = /Slowest request took (?:too long: )?([\d.]+)s/.exec(out);
+  const errors = /^FAIL: (too many errors|ERROR.*)$/m.exec(out);
+  const verdict = /^(PASS|FAIL)$/m.exec(out)?.[1];
   return {
     opsPerSec: throughput === null ? NaN : Number(throughput[1]),
     p99Ms: slowest === null ? NaN : Number(slowest[1]) * 1000,
-    verdict: verdict?.[1] ?? out.trim().split('\n').at(-1),
+    verdict: verdict === undefined ? 'no verdict' : errors === null ? verdict : `${verdict} (${errors[1]})`,
   };
 }
 
