@@ -289,7 +289,9 @@ export class EtcdServer implements StateMachine {
       else if (cc.type !== ConfChangeType.ConfChangeUpdateNode) others.add(cc.nodeId);
     }
     others.delete(this.memberId);
-    let index = hard.commit;
+    // The WAL's commit index may lag what was applied (a commit-only hard state is not synced):
+    // whatever the backend applied was committed, as Raft itself assumes on a restart.
+    let index = hard.commit > this.appliedIndex ? hard.commit : this.appliedIndex;
     const removals: Entry[] = [...others].sort((a, b) => (a < b ? -1 : 1)).map((nodeId) => ({
       term: hard.term,
       index: ++index,

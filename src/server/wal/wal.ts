@@ -71,6 +71,8 @@ type Item =
       records: PendingRecord[];
       hardState: HardState | undefined;
       bytes: number;
+      /** False for a hard state that only moves the commit index: written, not synced (unless a batch it joins is). */
+      sync: boolean;
       resolve: () => void;
       reject: (err: unknown) => void;
     }
@@ -113,15 +115,6 @@ export class Wal {
   /** Last entry index and hard state accepted by save() (ahead of what is on disk while queued). */
   private queuedLastIndex: bigint;
   private queuedHardState: HardState;
-  /**
-   * A hard state that differs from the one before it only in its commit
-   * index, held back until the next write (etcd's raft.MustSync): the
-   * commit index need not be durable, as Raft learns it again from the
-   * leader and a restart raises it to the applied index. Syncing it at once
-   * put an fsync between each commit and the next Ready, on every member:
-   * at one client through three members, most of a write's latency.
-   */
-  private deferredHardState: HardState | undefined;
   /**
    * Told how long each sync of the segment being written took, in seconds,
    * where etcd observes etcd_disk_wal_fsync_duration_seconds (appends and cuts).
@@ -264,9 +257,13 @@ export class Wal {
     this.checkOpen();
     if (hardState !== undefined) checkHardStateOrder(this.queuedHardState, hardState);
     if (entries.length === 0 && hardState !== undefined && !mustSync(this.queuedHardState, hardState)) {
+      // Only the commit index moved (etcd's raft.MustSync): Raft need not have it durable, as
+      // it learns it again from the leader and a restart raises it to the applied index. It is
+      // written in order, to the page cache (a killed process keeps it), and not waited for:
+      // syncing it put an fsync between each commit and the next Ready, on every member.
       this.queuedHardState = hardState;
-      this.deferredHardState = hardState;
-      this.counters.saves++;
+      const bytes = frameBytes(HardState.encode(hardState).finish().length);
+      this.enqueue({ kind: 'records', records: [], hardState, bytes, sync: false, resolve: () => {}, reject: () => {} });
       return;
     }
     const records: PendingRecord[] = [];
@@ -287,7 +284,7 @@ export class Wal {
     }
     if (hardState !== undefined) this.queuedHardState = hardState;
     return new Promise((resolve, reject) => {
-      this.enqueue({ kind: 'records', records, hardState, bytes, resolve, reject });
+      this.enqueue({ kind: 'records', records, hardState, bytes, sync: true, resolve, reject });
     });
   }
 
@@ -302,7 +299,7 @@ export class Wal {
     if (marker.index > this.queuedLastIndex) this.queuedLastIndex = marker.index;
     const records = [{ type: RecordType.snapshot, payload, index: marker.index }];
     return new Promise((resolve, reject) => {
-      this.enqueue({ kind: 'records', records, hardState: undefined, bytes: frameBytes(payload.length), resolve, reject });
+      this.enqueue({ kind: 'records', records, hardState: undefined, bytes: frameBytes(payload.length), sync: true, resolve, reject });
     });
   }
 
@@ -317,11 +314,8 @@ export class Wal {
     return new Promise((resolve, reject) => this.enqueue({ kind: 'purge', index, resolve, reject }));
   }
 
-  /** Waits for queued writes (a deferred hard state included), then closes the files and releases the directory lock. */
+  /** Waits for queued writes, then closes the files and releases the directory lock. */
   async close(): Promise<void> {
-    if (this.closed === undefined && this.deferredHardState !== undefined && this.failure === undefined) {
-      this.enqueue({ kind: 'records', records: [], hardState: undefined, bytes: 0, resolve: () => {}, reject: () => {} });
-    }
     this.closed ??= new Promise((resolve, reject) => this.enqueue({ kind: 'close', resolve, reject }));
     return this.closed;
   }
@@ -341,14 +335,6 @@ export class Wal {
   }
 
   private enqueue(item: Item): void {
-    // A deferred hard state goes out with the next records written, before any newer one.
-    if (item.kind === 'records' && this.deferredHardState !== undefined) {
-      if (item.hardState === undefined) {
-        item.hardState = this.deferredHardState;
-        item.bytes += frameBytes(HardState.encode(this.deferredHardState).finish().length);
-      }
-      this.deferredHardState = undefined;
-    }
     this.queue.push(item);
     if (!this.draining) {
       this.draining = true;
@@ -404,6 +390,7 @@ export class Wal {
    */
   private async writeBatch(batch: Extract<Item, { kind: 'records' }>[]): Promise<void> {
     const records = this.collectRecords(batch);
+    const sync = batch.some((item) => item.sync);
     let group: PendingRecord[] = [];
     let groupBytes = 0;
     for (const record of records) {
@@ -418,7 +405,7 @@ export class Wal {
       group.push(record);
       groupBytes += size;
     }
-    if (group.length > 0) await this.appendAndSync(group);
+    if (group.length > 0) await this.appendAndSync(group, sync);
   }
 
   /** Flattens the batch into records, dropping hard states equal to the one before them. */
@@ -435,7 +422,12 @@ export class Wal {
     return records;
   }
 
-  private async appendAndSync(records: PendingRecord[]): Promise<void> {
+  /**
+   * Writes the records and, when `sync`, fdatasyncs them. Unsynced records
+   * start no sync group of their own: the next synced write covers them and
+   * continues the group they opened.
+   */
+  private async appendAndSync(records: PendingRecord[], sync = true): Promise<void> {
     const { buf, lastCrc } = encodeFrames(records, this.lastCrc, this.syncStart);
     this.syncStart = false;
     if (buf.length <= inlineWriteBytesMax) writeFullySync(this.tailFile.fd, buf, this.offset);
@@ -447,6 +439,9 @@ export class Wal {
       else if (record.type === RecordType.snapshot && record.index! > this.lastIndex) this.lastIndex = record.index!;
       else if (record.type === RecordType.hardState) this.hardState = record.hardState!;
     }
+    this.counters.records += records.length;
+    this.counters.bytes += buf.length;
+    if (!sync) return;
     await failpointAsync('walBeforeSync');
     if (this.options.noSync !== true) {
       await this.timedSync(() => this.tailFile.datasync());
@@ -454,8 +449,6 @@ export class Wal {
     }
     await failpointAsync('walAfterSync');
     this.syncStart = true;
-    this.counters.records += records.length;
-    this.counters.bytes += buf.length;
   }
 
   private async timedSync(sync: () => Promise<void>): Promise<void> {
