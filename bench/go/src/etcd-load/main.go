@@ -51,6 +51,7 @@ type result struct {
 	OpsPerSec float64 `json:"opsPerSec"`
 	P50Ms     float64 `json:"p50Ms"`
 	P99Ms     float64 `json:"p99Ms"`
+	MaxMs     float64 `json:"maxMs"`
 	// Watch workloads: events delivered, and puts made.
 	Events int64 `json:"events,omitempty"`
 	Puts   int64 `json:"puts,omitempty"`
@@ -70,12 +71,14 @@ func main() {
 	switch o.workload {
 	case "put", "txn-put", "range-l", "range-s", "mixed":
 		r = closedLoop(o, clients)
+	case "fill":
+		r = fillOnce(o, clients)
 	case "keepalive":
 		r = keepAlive(o, clients)
 	case "watch":
 		r = watchLatency(o, clients)
 	default:
-		fail("unknown workload %q (put, txn-put, range-l, range-s, mixed, keepalive, watch)", o.workload)
+		fail("unknown workload %q (put, txn-put, range-l, range-s, mixed, fill, keepalive, watch)", o.workload)
 	}
 	r.Workload, r.Clients, r.Conns = o.workload, o.clients, o.conns
 	out, _ := json.Marshal(r)
@@ -85,7 +88,7 @@ func main() {
 func parseOptions() options {
 	var o options
 	endpoints := flag.String("endpoints", "127.0.0.1:2379", "comma-separated endpoints")
-	flag.StringVar(&o.workload, "workload", "put", "put, txn-put, range-l, range-s, mixed, keepalive, watch")
+	flag.StringVar(&o.workload, "workload", "put", "put, txn-put, range-l, range-s, mixed, fill (each key of -keys once, no duration), keepalive, watch")
 	flag.IntVar(&o.clients, "clients", 1, "concurrent closed-loop clients")
 	flag.IntVar(&o.conns, "conns", 1, "gRPC connections (clientv3 clients) the clients share")
 	flag.DurationVar(&o.duration, "duration", 6*time.Second, "how long to measure")
@@ -154,6 +157,7 @@ func (r *recorder) result(elapsed time.Duration) result {
 	if n := len(r.latencies); n > 0 {
 		out.P50Ms = ms(r.latencies[n/2])
 		out.P99Ms = ms(r.latencies[(n*99)/100])
+		out.MaxMs = ms(r.latencies[n-1])
 	}
 	if f, ok := r.first.Load().(string); ok {
 		out.FirstError = f
@@ -227,6 +231,30 @@ func fill(c *clientv3.Client, keys int, value string) {
 			fail("fill: %v", err)
 		}
 	}
+}
+
+// fillOnce writes every key of the key space once ("fill/<n>", -val-size bytes), from
+// `clients` goroutines: a database of keys × val-size bytes, e.g. for a defragmentation.
+func fillOnce(o options, conns []*clientv3.Client) result {
+	value := strings.Repeat("v", o.valueSize)
+	var rec recorder
+	var next int64 = -1
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := 0; i < o.clients; i++ {
+		c := conns[i%len(conns)]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := atomic.AddInt64(&next, 1); k < int64(o.keys); k = atomic.AddInt64(&next, 1) {
+				t := time.Now()
+				_, err := c.Put(context.Background(), "fill/"+strconv.FormatInt(k, 10), value)
+				rec.done(t, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return rec.result(time.Since(start))
 }
 
 // keepAlive grants `leases` leases, then renews random ones with KeepAliveOnce from `clients` goroutines.
