@@ -7,6 +7,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -25,6 +26,9 @@ import (
 	"go.etcd.io/etcd/pkg/transport"
 	"google.golang.org/grpc/metadata"
 )
+
+// Where closedLoop writes each request's start and latency (-latency-log), if set.
+var latencyLog string
 
 type options struct {
 	endpoints []string
@@ -101,6 +105,7 @@ func parseOptions() options {
 	cacert := flag.String("cacert", "", "CA bundle to verify the servers with")
 	cert := flag.String("cert", "", "client certificate")
 	key := flag.String("key", "", "client key")
+	flag.StringVar(&latencyLog, "latency-log", "", "closed-loop workloads: write each request's start (unix ms) and latency (ms) to this file")
 	flag.Parse()
 	o.endpoints = strings.Split(*endpoints, ",")
 	if *cacert != "" || *cert != "" {
@@ -133,6 +138,8 @@ func connect(o options) []*clientv3.Client {
 type recorder struct {
 	mu        sync.Mutex
 	latencies []time.Duration
+	// When each request of latencies started (closed-loop workloads), for -latency-log.
+	starts []time.Time
 	ops       int64
 	errors    int64
 	first     atomic.Value
@@ -148,7 +155,26 @@ func (r *recorder) done(start time.Time, err error) {
 	atomic.AddInt64(&r.ops, 1)
 	r.mu.Lock()
 	r.latencies = append(r.latencies, d)
+	r.starts = append(r.starts, start)
 	r.mu.Unlock()
+}
+
+// writeLog writes "<start unix ms> <latency ms>" per successful request, before result() sorts.
+func (r *recorder) writeLog(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		fail("latency log: %v", err)
+	}
+	defer f.Close()
+	w := bufio.NewWriter(f)
+	for i, d := range r.latencies {
+		if i < len(r.starts) {
+			fmt.Fprintf(w, "%.3f %.3f\n", float64(r.starts[i].UnixNano())/1e6, ms(d))
+		}
+	}
+	if err := w.Flush(); err != nil {
+		fail("latency log: %v", err)
+	}
 }
 
 func (r *recorder) result(elapsed time.Duration) result {
@@ -197,6 +223,9 @@ func closedLoop(o options, conns []*clientv3.Client) result {
 		}()
 	}
 	wg.Wait()
+	if latencyLog != "" {
+		rec.writeLog(latencyLog)
+	}
 	return rec.result(time.Since(start))
 }
 
