@@ -115,7 +115,7 @@ function report(o, info, sections) {
     lines.push('| workload | etcd | etcdts | ratio | p99 ms etcd / etcdts |', '| --- | --- | --- | --- | --- |');
     for (const r of rows) {
       const p99 = r.spec === 'rss' ? '' : `${fmt(r.etcd.p99Ms)} / ${fmt(r.etcdts.p99Ms)}`;
-      const errors = [r.etcd.firstError, r.etcdts.firstError].filter(Boolean).join('; ');
+      const errors = [['etcd', r.etcd.firstError], ['etcdts', r.etcdts.firstError]].filter(([, e]) => e).map(([k, e]) => `${k}: ${e}`).join('; ');
       lines.push(`| ${r.label} | ${fmt(r.etcd.opsPerSec)} | ${fmt(r.etcdts.opsPerSec)} | ${ratio(r)} | ${p99}${errors ? ` (errors: ${errors})` : ''} |`);
     }
     lines.push('');
