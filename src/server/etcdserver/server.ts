@@ -289,7 +289,9 @@ export class EtcdServer implements StateMachine {
       else if (cc.type !== ConfChangeType.ConfChangeUpdateNode) others.add(cc.nodeId);
     }
     others.delete(this.memberId);
-    let index = hard.commit;
+    // The WAL's commit index may lag what was applied (a commit-only hard state is not synced):
+    // whatever the backend applied was committed, as Raft itself assumes on a restart.
+    let index = hard.commit > this.appliedIndex ? hard.commit : this.appliedIndex;
     const removals: Entry[] = [...others].sort((a, b) => (a < b ? -1 : 1)).map((nodeId) => ({
       term: hard.term,
       index: ++index,
@@ -825,15 +827,27 @@ export class EtcdServer implements StateMachine {
     return hashBackend(this.backend);
   }
 
-  /** Rewrites this member's database without free pages; no request is applied meanwhile. */
-  async defragment(): Promise<void> {
-    await this.driver.exclusive(async () => {
-      await this.store.compactionsSettled();
-      this.log.info({}, 'starting defragment');
-      const { before, after } = await this.backend.defragment();
-      this.log.info({ 'db-size-before': before, 'db-size-after': after }, 'finished defragment');
-    });
+  /**
+   * Rewrites this member's database without free pages. Requests are applied
+   * while the copy is written (their commits wait for it, see
+   * Backend.defragment); only the swap of the files pauses the apply loop.
+   * Concurrent calls share one defragmentation.
+   */
+  defragment(): Promise<void> {
+    this.defragInFlight ??= (async () => {
+      try {
+        await this.store.compactionsSettled();
+        this.log.info({}, 'starting defragment');
+        const { before, after } = await this.backend.defragment((fn) => this.driver.exclusive(fn));
+        this.log.info({ 'db-size-before': before, 'db-size-after': after }, 'finished defragment');
+      } finally {
+        this.defragInFlight = undefined;
+      }
+    })();
+    return this.defragInFlight;
   }
+
+  private defragInFlight: Promise<void> | undefined;
 
   /**
    * A consistent copy of the database for Maintenance.Snapshot, taken while

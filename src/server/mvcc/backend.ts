@@ -44,6 +44,8 @@ export class Backend {
   private readonly overlay = new Map<string, PendingWrite>();
   private batch: PendingWrite[] = [];
   private lastCommit: Promise<void> = Promise.resolve();
+  /** While a defragmentation copies the file: commits wait for it (see defragment()). */
+  private commitsHeld: Promise<void> | undefined;
   private commitsInFlight = 0;
   private cachedSize: number | undefined;
   /** Counters that metrics will read. */
@@ -94,15 +96,39 @@ export class Backend {
   /**
    * Rewrites the database without its free pages (etcd's defrag): a compacted
    * copy is written next to the file, then swapped in. Returns the sizes.
+   *
+   * Writes go on meanwhile: the copy is taken from a read transaction after
+   * everything so far is committed, and commits made while it runs are held
+   * (their writes stay in the overlay, which serves reads) and made in order
+   * into the new file once it is in place. Only the swap itself, a close,
+   * rename and reopen, runs inside `exclusive` (nothing applied meanwhile).
+   * A crash before the swap leaves the old file whole, and the held writes
+   * are applied again from the WAL.
    */
-  async defragment(): Promise<{ before: number; after: number }> {
+  async defragment(exclusive: <T>(fn: () => Promise<T>) => Promise<T> = (fn) => fn()): Promise<{ before: number; after: number }> {
+    assert.equal(this.commitsHeld, undefined, 'one defragmentation at a time');
     const before = this.sizeBytes();
     const tmp = `${this.path}.defrag`;
     if (existsSync(tmp)) await rm(tmp, { force: true });
-    failpoint('defragBeforeCopy');
-    await this.backup(tmp, true);
-    failpoint('defragBeforeRename');
-    await this.replaceFile(tmp);
+    // Everything committed before the copy's read transaction starts: no await until commits are held.
+    await this.commit();
+    let release!: () => void;
+    this.commitsHeld = new Promise<void>((resolve) => (release = resolve));
+    try {
+      failpoint('defragBeforeCopy');
+      await this.env.backup(tmp, true);
+      failpoint('defragBeforeRename');
+      await exclusive(async () => {
+        await this.env.close();
+        await rename(tmp, this.path);
+        this.env = this.openEnv();
+        this.cachedSize = undefined;
+      });
+    } finally {
+      this.commitsHeld = undefined;
+      release();
+    }
+    await this.lastCommit;
     return { before, after: this.sizeBytes() };
   }
 
@@ -138,6 +164,11 @@ export class Backend {
     this.batch.push(write);
   }
 
+  /** A defragmentation is copying the file: commits wait for it. */
+  get defragmenting(): boolean {
+    return this.commitsHeld !== undefined;
+  }
+
   /** Writes not yet handed to commit(). */
   get pendingWrites(): number {
     return this.batch.length;
@@ -154,13 +185,15 @@ export class Backend {
     const started = performance.now();
     this.commitsInFlight++;
     failpoint('beforeCommit');
-    const done = this.env.batch(() => {
+    // The environment is looked up when the batch runs: after a defragmentation it is the new one.
+    const write = () => this.env.batch(() => {
       for (const w of writes) {
         const db = this.db(w.bucket);
         if (w.value === null) db.remove(w.key);
         else db.put(w.key, w.value);
       }
     });
+    const done = this.commitsHeld === undefined ? write() : this.commitsHeld.then(write);
     const previous = this.lastCommit;
     this.lastCommit = Promise.all([previous, done]).then(() => {
       failpoint('afterCommit');

@@ -95,3 +95,8 @@ function rangeId(range: KeyRange): string {
   // '\u0100' cannot occur in a latin1 key string, so the id is unambiguous.
   return `${range.start}\u0100${range.end === null ? '' : `\u0100${range.end}`}`;
 }
+
+/** A string naming the range exactly (a single key, a range, or every key from one on), for maps keyed by range. */
+export function rangeKey(range: KeyRange): string {
+  return range.end === undefined ? range.start : rangeId(range);
+}

@@ -114,8 +114,12 @@ export class PeerTransport {
       maxSendMessageBytes: peerMessageBytesMax,
       keepaliveTimeMs: this.settings.keepaliveTimeMs,
       keepaliveTimeoutMs: this.settings.keepaliveTimeoutMs,
-      // Peers ping as often as we do, with or without streams open (etcd's policy for clients would close them).
-      keepaliveMinTimeMs: this.settings.keepaliveTimeMs,
+      // Peers ping as often as we do, with or without streams open (etcd's policy for clients
+      // would close them). Half the interval, not all of it: pings sent every keepaliveTimeMs
+      // arrive a little early about half the time (timer and scheduling jitter), and with the
+      // full interval as the minimum those strikes closed every peer connection after a few
+      // seconds (GOAWAY too_many_pings), dropping the messages queued on it.
+      keepaliveMinTimeMs: Math.floor(this.settings.keepaliveTimeMs / 2),
       keepalivePermitWithoutStream: true,
     });
     server.addService(peerServiceDefinition as unknown as ServiceDefinition, peerServiceImpl(this.inboundEnv));

@@ -1,4 +1,5 @@
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /**
@@ -16,6 +17,16 @@ export async function writeFully(fh: FileHandle, buf: Uint8Array, position: numb
   let done = 0;
   while (done < buf.length) {
     const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done);
+    if (bytesWritten <= 0) throw new Error(`short write: ${done} of ${buf.length} bytes`);
+    done += bytesWritten;
+  }
+}
+
+/** writeFully() from the calling thread, for small writes where a trip to the thread pool costs more than the write. */
+export function writeFullySync(fd: number, buf: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < buf.length) {
+    const bytesWritten = writeSync(fd, buf, done, buf.length - done, position + done);
     if (bytesWritten <= 0) throw new Error(`short write: ${done} of ${buf.length} bytes`);
     done += bytesWritten;
   }

@@ -14,7 +14,7 @@ import {
   WalRecordTooLargeError,
   WalSnapshotNotFoundError,
 } from './errors.js';
-import { fsyncDir, isNotFound, mkdirDurable, privateFileMode, writeFully, zeroRange } from './fs-util.js';
+import { fsyncDir, isNotFound, mkdirDurable, privateFileMode, writeFully, writeFullySync, zeroRange } from './fs-util.js';
 import { RecordType, encodeSegmentHeader, flagSyncStart, frameBytes, writeFrame } from './record.js';
 import { listSegments, segmentName, segmentTempSuffix, type SegmentFile } from './segment-name.js';
 import { readWal, segmentFileBytesMax, type SnapshotMarker, type WalReadResult } from './wal-read.js';
@@ -71,6 +71,8 @@ type Item =
       records: PendingRecord[];
       hardState: HardState | undefined;
       bytes: number;
+      /** False for a hard state that only moves the commit index: written, not synced (unless a batch it joins is). */
+      sync: boolean;
       resolve: () => void;
       reject: (err: unknown) => void;
     }
@@ -92,6 +94,14 @@ export interface WalStats {
 
 /** Most record bytes merged into one write + fdatasync. */
 const batchBytesMax = 16 * 1024 * 1024;
+/**
+ * Batches up to this size are written to the page cache from the event loop
+ * (tens of microseconds), so that the fdatasync is the only trip to the
+ * thread pool: an asynchronous write first cost a second trip, a few hundred
+ * microseconds of a write's latency on a busy machine. Larger batches, which
+ * would hold the loop for longer, are written asynchronously.
+ */
+const inlineWriteBytesMax = 64 * 1024;
 
 export class Wal {
   private readonly counters: WalStats = { syncs: 0, saves: 0, records: 0, bytes: 0, cuts: 0 };
@@ -246,6 +256,16 @@ export class Wal {
   async save(hardState: HardState | undefined, entries: readonly Entry[]): Promise<void> {
     this.checkOpen();
     if (hardState !== undefined) checkHardStateOrder(this.queuedHardState, hardState);
+    if (entries.length === 0 && hardState !== undefined && !mustSync(this.queuedHardState, hardState)) {
+      // Only the commit index moved (etcd's raft.MustSync): Raft need not have it durable, as
+      // it learns it again from the leader and a restart raises it to the applied index. It is
+      // written in order, to the page cache (a killed process keeps it), and not waited for:
+      // syncing it put an fsync between each commit and the next Ready, on every member.
+      this.queuedHardState = hardState;
+      const bytes = frameBytes(HardState.encode(hardState).finish().length);
+      this.enqueue({ kind: 'records', records: [], hardState, bytes, sync: false, resolve: () => {}, reject: () => {} });
+      return;
+    }
     const records: PendingRecord[] = [];
     let bytes = 0;
     for (let i = 0; i < entries.length; i++) {
@@ -264,7 +284,7 @@ export class Wal {
     }
     if (hardState !== undefined) this.queuedHardState = hardState;
     return new Promise((resolve, reject) => {
-      this.enqueue({ kind: 'records', records, hardState, bytes, resolve, reject });
+      this.enqueue({ kind: 'records', records, hardState, bytes, sync: true, resolve, reject });
     });
   }
 
@@ -279,7 +299,7 @@ export class Wal {
     if (marker.index > this.queuedLastIndex) this.queuedLastIndex = marker.index;
     const records = [{ type: RecordType.snapshot, payload, index: marker.index }];
     return new Promise((resolve, reject) => {
-      this.enqueue({ kind: 'records', records, hardState: undefined, bytes: frameBytes(payload.length), resolve, reject });
+      this.enqueue({ kind: 'records', records, hardState: undefined, bytes: frameBytes(payload.length), sync: true, resolve, reject });
     });
   }
 
@@ -370,6 +390,7 @@ export class Wal {
    */
   private async writeBatch(batch: Extract<Item, { kind: 'records' }>[]): Promise<void> {
     const records = this.collectRecords(batch);
+    const sync = batch.some((item) => item.sync);
     let group: PendingRecord[] = [];
     let groupBytes = 0;
     for (const record of records) {
@@ -384,7 +405,7 @@ export class Wal {
       group.push(record);
       groupBytes += size;
     }
-    if (group.length > 0) await this.appendAndSync(group);
+    if (group.length > 0) await this.appendAndSync(group, sync);
   }
 
   /** Flattens the batch into records, dropping hard states equal to the one before them. */
@@ -401,10 +422,16 @@ export class Wal {
     return records;
   }
 
-  private async appendAndSync(records: PendingRecord[]): Promise<void> {
+  /**
+   * Writes the records and, when `sync`, fdatasyncs them. Unsynced records
+   * start no sync group of their own: the next synced write covers them and
+   * continues the group they opened.
+   */
+  private async appendAndSync(records: PendingRecord[], sync = true): Promise<void> {
     const { buf, lastCrc } = encodeFrames(records, this.lastCrc, this.syncStart);
     this.syncStart = false;
-    await writeFully(this.tailFile, buf, this.offset);
+    if (buf.length <= inlineWriteBytesMax) writeFullySync(this.tailFile.fd, buf, this.offset);
+    else await writeFully(this.tailFile, buf, this.offset);
     this.offset += buf.length;
     this.lastCrc = lastCrc;
     for (const record of records) {
@@ -412,6 +439,9 @@ export class Wal {
       else if (record.type === RecordType.snapshot && record.index! > this.lastIndex) this.lastIndex = record.index!;
       else if (record.type === RecordType.hardState) this.hardState = record.hardState!;
     }
+    this.counters.records += records.length;
+    this.counters.bytes += buf.length;
+    if (!sync) return;
     await failpointAsync('walBeforeSync');
     if (this.options.noSync !== true) {
       await this.timedSync(() => this.tailFile.datasync());
@@ -419,8 +449,6 @@ export class Wal {
     }
     await failpointAsync('walAfterSync');
     this.syncStart = true;
-    this.counters.records += records.length;
-    this.counters.bytes += buf.length;
   }
 
   private async timedSync(sync: () => Promise<void>): Promise<void> {
@@ -514,6 +542,11 @@ function checkOptions(options: WalOptions): number {
 
 function checkRecordSize(bytes: number): void {
   if (bytes > walRecordBytesMax) throw new WalRecordTooLargeError(bytes, walRecordBytesMax);
+}
+
+/** etcd's raft.MustSync: a new term or vote must be durable before Raft acts on it; a new commit index need not. */
+function mustSync(before: HardState, after: HardState): boolean {
+  return after.term !== before.term || after.vote !== before.vote;
 }
 
 /** Raft never lowers its term or commit index, and votes at most once per term. */

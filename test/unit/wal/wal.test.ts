@@ -13,6 +13,8 @@ import {
   WalSnapshotNotFoundError,
 } from '../../../src/server/wal/errors.js';
 import { Wal } from '../../../src/server/wal/wal.js';
+import { readWal } from '../../../src/server/wal/wal-read.js';
+import { listSegments } from '../../../src/server/wal/segment-name.js';
 import { walRecordBytesMax } from '../../../src/server/constants.js';
 import { cleanupTempDirs, entries, entry, hardState, show, tempDir, walFiles } from './helpers.js';
 
@@ -278,6 +280,28 @@ describe('wal', () => {
     await wal.save(undefined, []);
     assert.equal(size(), before);
     await wal.close();
+  });
+
+  it('writes a hard state that only moves the commit index at once, without an fsync (etcd\'s raft.MustSync)', async () => {
+    const dir = join(tempDir(), 'wal');
+    const wal = await Wal.create(dir, meta, small);
+    await wal.save(hardState(1n, 1n, 0n), entries(1n, 3n, 1n));
+    const syncs = wal.stats().syncs;
+    await wal.save(hardState(1n, 1n, 3n), []);
+    assert.equal(wal.stats().syncs, syncs, 'a commit-only hard state is not synced');
+    // Read while the writer is still open, as after a kill: the record is already in the file.
+    const read = await readWal((await listSegments(dir)).segments, { from: 0n, collectEntries: false, recordBytesMax: walRecordBytesMax });
+    assert.deepEqual(read.hardState, hardState(1n, 1n, 3n));
+    // A new term or vote is synced; so is the next append, which covers the unsynced record too.
+    await wal.save(hardState(2n, 2n, 3n), []);
+    assert.equal(wal.stats().syncs, syncs + 1);
+    await wal.save(hardState(2n, 2n, 3n), entries(4n, 4n, 2n));
+    assert.equal(wal.stats().syncs, syncs + 2);
+    await wal.close();
+    const opened = await reopen(dir);
+    assert.deepEqual(opened.hardState, hardState(2n, 2n, 3n));
+    assert.deepEqual(show(opened.entries), show([...entries(1n, 3n, 1n), ...entries(4n, 4n, 2n)]));
+    await opened.wal.close();
   });
 
   it('refuses records no reader would accept, without writing anything', async () => {
