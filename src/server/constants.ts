@@ -78,6 +78,13 @@ export const backendBatchOpsMax = 10_000;
 /** Longest an applied write waits for its backend commit (etcd --backend-batch-interval). */
 export const backendBatchIntervalMs = 100;
 
+/**
+ * Bytes of writes (keys and values) a member keeps in memory while a
+ * defragmentation copies its database; past this, applying waits until the
+ * copy is written, as etcd's defrag makes every write wait for all of it.
+ */
+export const defragHeldBytesMax = 64 * 1024 * 1024;
+
 /** Largest single WAL record accepted when reading, in bytes (etcd wal/decoder.go: 10 MiB). */
 export const walRecordBytesMax = 10 * 1024 * 1024;
 

@@ -32,7 +32,7 @@ import { RaftNode, type StateMachine } from './raft-node.js';
 import { bootstrapRaft, snapDir, type RaftBoot } from './bootstrap.js';
 import { RawNode, SeededPrng } from '../raft/index.js';
 import type { Logger } from '../logger.js';
-import { applyCommitGapMax, leaseRevokesPerSecondMax } from '../constants.js';
+import { applyCommitGapMax, defragHeldBytesMax, leaseRevokesPerSecondMax } from '../constants.js';
 import { failpoint } from '../failpoint.js';
 import { AlarmStore, alarmText } from './alarms.js';
 import { BackendQuota, CappedGuard } from './quota.js';
@@ -848,6 +848,24 @@ export class EtcdServer implements StateMachine {
   }
 
   private defragInFlight: Promise<void> | undefined;
+  private defragBrakeOn = false;
+
+  /**
+   * Writes applied while a defragmentation copies the database stay in memory
+   * until the swap. Past defragHeldBytesMax the next Ready waits for the copy
+   * to be written, so memory is bounded and a very large defrag degrades to
+   * etcd's behaviour (writes wait) instead of growing without end.
+   */
+  private brakeForDefrag(): void {
+    if (this.defragBrakeOn || !this.backend.defragmenting || this.backend.heldBytes <= defragHeldBytesMax) return;
+    this.defragBrakeOn = true;
+    this.log.warn({ 'held-bytes': this.backend.heldBytes }, 'defragment copy still running; applying waits for it');
+    this.driver.exclusive(() => this.backend.copyFinished())
+      .catch(() => undefined)
+      .finally(() => {
+        this.defragBrakeOn = false;
+      });
+  }
 
   /**
    * A consistent copy of the database for Maintenance.Snapshot, taken while
@@ -991,6 +1009,7 @@ export class EtcdServer implements StateMachine {
     // The applied index goes into the same backend transaction as the data it covers.
     this.backend.put('meta', metaConsistentIndex, u64(this.appliedIndex));
     this.scheduleBackendCommit();
+    this.brakeForDefrag();
     for (const [id, result] of results) this.waits.trigger(id, result);
     this.notifyApplied();
     if (this.campaignWhenConfigured && this.leaderId === 0n && this.currentConfState.voters.length === 1) {

@@ -46,6 +46,10 @@ export class Backend {
   private lastCommit: Promise<void> = Promise.resolve();
   /** While a defragmentation copies the file: commits wait for it (see defragment()). */
   private commitsHeld: Promise<void> | undefined;
+  /** Bytes of keys and values held by commits that wait for a defragmentation's copy. */
+  private heldBytesNow = 0;
+  /** Resolves when the running defragmentation's copy is written (or failed). */
+  private copyWritten: Promise<void> = Promise.resolve();
   private commitsInFlight = 0;
   private cachedSize: number | undefined;
   /** Counters that metrics will read. */
@@ -114,9 +118,15 @@ export class Backend {
     await this.commit();
     let release!: () => void;
     this.commitsHeld = new Promise<void>((resolve) => (release = resolve));
+    let copied!: () => void;
+    this.copyWritten = new Promise<void>((resolve) => (copied = resolve));
     try {
       failpoint('defragBeforeCopy');
-      await this.env.backup(tmp, true);
+      try {
+        await this.env.backup(tmp, true);
+      } finally {
+        copied();
+      }
       failpoint('defragBeforeRename');
       await exclusive(async () => {
         await this.env.close();
@@ -126,6 +136,7 @@ export class Backend {
       });
     } finally {
       this.commitsHeld = undefined;
+      this.heldBytesNow = 0;
       release();
     }
     await this.lastCommit;
@@ -169,6 +180,16 @@ export class Backend {
     return this.commitsHeld !== undefined;
   }
 
+  /** Bytes of writes whose commits wait for the running defragmentation. */
+  get heldBytes(): number {
+    return this.heldBytesNow;
+  }
+
+  /** Resolves once the running defragmentation's copy is written: held commits stop growing then. */
+  copyFinished(): Promise<void> {
+    return this.copyWritten;
+  }
+
   /** Writes not yet handed to commit(). */
   get pendingWrites(): number {
     return this.batch.length;
@@ -193,6 +214,7 @@ export class Backend {
         else db.put(w.key, w.value);
       }
     });
+    if (this.commitsHeld !== undefined) for (const w of writes) this.heldBytesNow += w.key.length + (w.value?.length ?? 0);
     const done = this.commitsHeld === undefined ? write() : this.commitsHeld.then(write);
     const previous = this.lastCommit;
     this.lastCommit = Promise.all([previous, done]).then(() => {

@@ -56,4 +56,21 @@ describe('backend: defragmentation while writes go on', () => {
     assert.equal(reopened.get('key', key(0)), undefined);
     await reopened.close();
   });
+
+  it('counts the bytes its held commits keep in memory, and says when the copy is written', async () => {
+    const backend = await fragmented(500);
+    const defrag = backend.defragment(async (swap) => {
+      let written = false;
+      await Promise.race([backend.copyFinished().then(() => (written = true)), new Promise((resolve) => setImmediate(resolve))]);
+      assert.ok(written, 'the copy is reported written before the swap');
+      assert.equal(backend.heldBytes, 3 + 100, 'the held commit\'s key and value');
+      return swap();
+    });
+    while (!backend.defragmenting) await new Promise((resolve) => setImmediate(resolve));
+    backend.put('key', Buffer.from('new'), Buffer.alloc(100, 1));
+    const held = backend.commit();
+    await Promise.all([held, defrag]);
+    assert.equal(backend.heldBytes, 0, 'nothing is held once the new file is in place');
+    await backend.close();
+  });
 });
