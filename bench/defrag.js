@@ -16,7 +16,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { machineInfo, removeTempDir, repoRoot, sleep, tempDir } from './lib/common.js';
+import { machineInfo, removeTempDir, repoRoot, sleep, tempDir, stringArgs } from './lib/common.js';
 import { clientTlsArgs, etcdLoad, etcdctl, memberEndpoint, startCluster } from './lib/go-cluster.js';
 import { writeSection } from './lib/results-file.js';
 
@@ -35,13 +35,7 @@ const defaults = {
 };
 
 function parseArgs(argv) {
-  const o = { ...defaults };
-  for (let i = 0; i < argv.length; i++) {
-    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(argv[i]);
-    if (m === null || !(m[1] in defaults)) throw new Error(`unknown argument ${argv[i]} (known: ${Object.keys(defaults).join(', ')})`);
-    o[m[1]] = m[2] ?? argv[++i];
-  }
-  return o;
+  return stringArgs(defaults, argv);
 }
 
 const hostPorts = (urls) => urls.map((e) => e.replace(/^https?:\/\//, '')).join(',');

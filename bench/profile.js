@@ -13,7 +13,7 @@
 
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { machineInfo, repoRoot, tempDir } from './lib/common.js';
+import { machineInfo, repoRoot, tempDir, stringArgs } from './lib/common.js';
 import { profileClockUs, summarizeProfile } from './lib/cpu-profile.js';
 import { etcdLoad, makePki, memberEndpoint, runLoad, startCluster } from './lib/go-cluster.js';
 import { writeSection } from './lib/results-file.js';
@@ -29,13 +29,7 @@ const defaults = {
 };
 
 function parseArgs(argv) {
-  const o = { ...defaults };
-  for (let i = 0; i < argv.length; i++) {
-    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(argv[i]);
-    if (m === null || !(m[1] in defaults)) throw new Error(`unknown argument ${argv[i]} (known: ${Object.keys(defaults).join(', ')})`);
-    o[m[1]] = m[2] ?? argv[++i];
-  }
-  return o;
+  return stringArgs(defaults, argv);
 }
 
 /** The one .cpuprofile a member wrote into its own directory. */

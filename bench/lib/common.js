@@ -38,6 +38,20 @@ export async function loadBenchmarkLibrary() {
  * Options come from `--name value` / `--name=value` arguments or from
  * BENCH_NAME environment variables (argv wins). Lists are comma-separated.
  */
+/**
+ * `--name value` or `--name=value` over string defaults keyed by the option's own
+ * kebab-case name (the Go-client scripts); anything unknown is refused.
+ */
+export function stringArgs(defaults, argv) {
+  const o = { ...defaults };
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(argv[i]);
+    if (m === null || !(m[1] in defaults)) throw new Error(`unknown argument ${argv[i]} (known: ${Object.keys(defaults).join(', ')})`);
+    o[m[1]] = m[2] ?? argv[++i];
+  }
+  return o;
+}
+
 export function options(defaults) {
   const argv = process.argv.slice(2);
   const out = { ...defaults };
